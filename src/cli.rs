@@ -1,0 +1,454 @@
+//! The command line: argument parsing, exit codes and output formats. Everything else lives in
+//! the library modules; errors get their context here.
+
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::pipeline::{Pipeline, ingest_jsonl};
+use crate::sentiment::{LanguageDetector, Scorer};
+use crate::store::{LabelFilter, MentionQuery, MentionRow, Store};
+
+/// Exit status for an invalid configuration file.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status of `ingest` when some lines were rejected (all valid lines were stored).
+pub const EXIT_REJECTED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mentiond",
+    version,
+    about = "Self-hosted social listening: brand mentions, sentiment, spike alerts and digests"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, env = "MENTIOND_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print a one-line summary.
+    CheckConfig,
+    /// Run mentions from a JSONL file (`-` for stdin) through the pipeline and store them.
+    Ingest {
+        /// JSONL file, one mention per line; `-` reads stdin.
+        #[arg(long, short = 'i')]
+        input: String,
+    },
+    /// Query stored mentions, newest first.
+    Query(QueryArgs),
+    /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
+    Sentiment {
+        /// Language of the lines: `auto` detects it per line.
+        #[arg(long, default_value = "auto")]
+        lang: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Only mentions of this brand (case-insensitive).
+    #[arg(long)]
+    pub brand: Option<String>,
+    /// Only mentions from this source (mastodon, bluesky, reddit, hackernews, rss, x, ...).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Published at or after: RFC 3339 or YYYY-MM-DD (midnight UTC).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<DateTime<Utc>>,
+    /// Published before: RFC 3339, or YYYY-MM-DD meaning up to the end of that day (UTC).
+    #[arg(long, value_parser = parse_until)]
+    pub until: Option<DateTime<Utc>>,
+    /// positive, neutral, negative, or unscored.
+    #[arg(long, value_parser = parse_label)]
+    pub label: Option<LabelFilter>,
+    /// ISO 639-1 language code.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Full-text search: words and "quoted phrases" must all appear; `word*` for a prefix;
+    /// `OR` between two terms.
+    #[arg(long, allow_hyphen_values = true)]
+    pub search: Option<String>,
+    /// Maximum rows; 0 for all.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+fn parse_date_or_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(format!(
+        "{s:?} is neither RFC 3339 (2026-03-01T09:30:00Z) nor a date (2026-03-01)"
+    ))
+}
+
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_date_or_time(s, false)
+}
+
+fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_date_or_time(s, true)
+}
+
+fn parse_label(s: &str) -> Result<LabelFilter, String> {
+    LabelFilter::parse(s)
+        .ok_or_else(|| format!("{s:?} is not one of positive, neutral, negative, unscored"))
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if let Some(config_error) = e.downcast_ref::<ConfigError>() {
+                eprintln!("error: invalid configuration: {config_error}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::CheckConfig => {
+            let config = load_config(&cli.config)?;
+            println!("{}: {}", config.file.display(), config.summary());
+            Ok(0)
+        }
+        Command::Ingest { input } => ingest(&cli.config, &input).await,
+        Command::Query(args) => query(&cli.config, args).await,
+        Command::Sentiment { lang } => sentiment(&lang),
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.storage.database)
+        .await
+        .with_context(|| format!("opening storage {}", config.storage.database))
+}
+
+async fn ingest(config_path: &Path, input: &str) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let pipeline = Pipeline::new(&config.brands, Arc::new(Scorer::new()));
+    let on_reject = |line: u64, reason: &str| eprintln!("line {line}: rejected: {reason}");
+    let report = if input == "-" {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        ingest_jsonl(&pipeline, &store, stdin, on_reject).await
+    } else {
+        let file = tokio::fs::File::open(input)
+            .await
+            .with_context(|| format!("cannot open input {input}"))?;
+        ingest_jsonl(
+            &pipeline,
+            &store,
+            tokio::io::BufReader::new(file),
+            on_reject,
+        )
+        .await
+    }
+    .with_context(|| format!("ingesting {input}"))?;
+    store.close().await;
+    println!("{report}");
+    Ok(if report.rejected > 0 {
+        EXIT_REJECTED
+    } else {
+        0
+    })
+}
+
+async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
+    let config = load_config(config_path)?;
+    if let Some(brand) = &args.brand {
+        if !config
+            .brands
+            .iter()
+            .any(|b| b.name.eq_ignore_ascii_case(brand))
+        {
+            eprintln!(
+                "note: brand {brand:?} is not in the configuration; searching stored mentions anyway"
+            );
+        }
+    }
+    let store = open_store(&config).await?;
+    let limit = (args.limit > 0).then_some(args.limit);
+    let q = MentionQuery {
+        brand: args.brand,
+        source: args.source,
+        since: args.since,
+        until: args.until,
+        label: args.label,
+        lang: args.lang,
+        search: args.search,
+        // One row more than asked tells whether the output was cut.
+        limit: limit.map(|l| l + 1),
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut writer = RowWriter::new(args.format, &mut out)?;
+    let mut shown = 0u64;
+    let mut truncated = false;
+    store
+        .query_each(&q, |row| {
+            if limit.is_some_and(|l| shown >= l) {
+                truncated = true;
+                return Ok(());
+            }
+            shown += 1;
+            writer.row(&row)
+        })
+        .await?;
+    writer.finish()?;
+    out.flush()?;
+    store.close().await;
+    if truncated {
+        eprintln!(
+            "note: showing the newest {shown} matching rows; more match (use --limit 0 for all)"
+        );
+    }
+    Ok(0)
+}
+
+/// Writes rows in one of the output formats as they stream from the database.
+struct RowWriter<'w, W: Write> {
+    format: OutputFormat,
+    out: &'w mut W,
+    count: u64,
+}
+
+const CSV_HEADER: [&str; 18] = [
+    "source",
+    "external_id",
+    "brand",
+    "url",
+    "author",
+    "text",
+    "lang",
+    "created_at",
+    "compound",
+    "label",
+    "pos",
+    "neu",
+    "neg",
+    "author_followers",
+    "reply_to",
+    "engagement",
+    "lang_origin",
+    "scorer_version",
+];
+
+impl<'w, W: Write> RowWriter<'w, W> {
+    fn new(format: OutputFormat, out: &'w mut W) -> io::Result<Self> {
+        let w = RowWriter {
+            format,
+            out,
+            count: 0,
+        };
+        match format {
+            OutputFormat::Csv => w.out.write_all(&csv_line(&CSV_HEADER)?)?,
+            OutputFormat::Json => w.out.write_all(b"[")?,
+            OutputFormat::Table => writeln!(
+                w.out,
+                "{:<17} {:<10} {:<14} {:<8} {:>7}  {:<18} TEXT",
+                "CREATED (UTC)", "SOURCE", "BRAND", "LABEL", "SCORE", "AUTHOR"
+            )?,
+            OutputFormat::Ndjson => {}
+        }
+        Ok(w)
+    }
+
+    fn row(&mut self, row: &MentionRow) -> io::Result<()> {
+        self.count += 1;
+        match self.format {
+            OutputFormat::Ndjson => {
+                serde_json::to_writer(&mut *self.out, row)?;
+                self.out.write_all(b"\n")
+            }
+            OutputFormat::Json => {
+                if self.count > 1 {
+                    self.out.write_all(b",")?;
+                }
+                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *self.out, row)?;
+                Ok(())
+            }
+            OutputFormat::Csv => {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+                let record = [
+                    row.source.clone(),
+                    row.external_id.clone(),
+                    row.brand.clone(),
+                    opt(&row.url),
+                    opt(&row.author),
+                    row.text.clone(),
+                    opt(&row.lang),
+                    row.created_at.clone(),
+                    num(row.compound),
+                    opt(&row.label),
+                    num(row.pos),
+                    num(row.neu),
+                    num(row.neg),
+                    row.author_followers
+                        .map(|f| f.to_string())
+                        .unwrap_or_default(),
+                    opt(&row.reply_to),
+                    row.engagement
+                        .as_ref()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
+                    opt(&row.lang_origin),
+                    row.scorer_version.clone(),
+                ];
+                self.out.write_all(&csv_line(&record)?)
+            }
+            OutputFormat::Table => {
+                let created = row
+                    .created_at
+                    .get(..16)
+                    .unwrap_or(&row.created_at)
+                    .replace('T', " ");
+                let score = row
+                    .compound
+                    .map(|c| format!("{c:.4}"))
+                    .unwrap_or_else(|| "-".into());
+                writeln!(
+                    self.out,
+                    "{:<17} {:<10} {:<14} {:<8} {:>7}  {:<18} {}",
+                    created,
+                    clip(&row.source, 10),
+                    clip(&row.brand, 14),
+                    row.label.as_deref().unwrap_or("unscored"),
+                    score,
+                    clip(row.author.as_deref().unwrap_or("-"), 18),
+                    clip(&row.text, 80)
+                )
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                self.out
+                    .write_all(if self.count > 0 { b"\n]\n" } else { b"]\n" })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One CSV record (RFC 4180 quoting), with its line end.
+fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields)?;
+    w.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Shortens to at most `max` characters, marking the cut with an ellipsis.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn sentiment(lang: &str) -> Result<u8> {
+    let scorer = Scorer::new();
+    let fixed = match lang {
+        "auto" => None,
+        code => match crate::mention::normalise_lang_tag(code) {
+            Some(c) => Some(c),
+            None => bail!("--lang must be auto or an ISO 639-1 code, got {code:?}"),
+        },
+    };
+    let detector = LanguageDetector::new(scorer.languages());
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for line in stdin.lock().lines() {
+        let line = line.context("reading stdin")?;
+        let lang = match &fixed {
+            Some(c) => Some(c.clone()),
+            None => detector.detect(&line).map(|d| d.lang.to_string()),
+        };
+        let lang_out = lang.as_deref().unwrap_or("und");
+        match scorer.score(&line, lang.as_deref()) {
+            Some(s) => writeln!(out, "{:.4}\t{}\t{}", s.compound, s.label, lang_out)?,
+            None => writeln!(out, "NaN\tunscored\t{lang_out}")?,
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,729 @@
+//! Typed configuration, validated once at load.
+//!
+//! Every error names the file, the line and column, and the key (`brands[0].keywords`), so an
+//! operator can fix the file without guessing. Parsing happens in two steps: serde turns the
+//! TOML into raw structs (unknown keys and wrong types are caught there), then [`Config::load`]
+//! checks what serde cannot (empty brand names, bad e-mail addresses, ...). Both steps locate
+//! their errors in the same spanned parse tree of the document.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+
+/// The default location of the configuration file (overridable with `--config` or the
+/// `MENTIOND_CONFIG` environment variable).
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/mentiond/config.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {key}: {message}", file.display())]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        /// Dotted path of the offending key, e.g. `brands[1].name`; empty for syntax errors
+        /// outside any key.
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration after validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from; relative paths inside resolve against its folder.
+    pub file: PathBuf,
+    pub storage: StorageConfig,
+    pub brands: Vec<BrandConfig>,
+    pub email: EmailConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    pub database: DatabaseLocation,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatabaseLocation {
+    /// Path to the SQLite database file (created if missing).
+    Sqlite(PathBuf),
+}
+
+impl fmt::Display for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseLocation::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+        }
+    }
+}
+
+/// One brand to listen for. Terms are kept as written; the matcher folds case and accents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrandConfig {
+    pub name: String,
+    pub keywords: Vec<String>,
+    /// Without the leading `#`.
+    pub hashtags: Vec<String>,
+    /// Without the leading `@`: `acme@mastodon.social`, `acme.bsky.social`, `AcmeSupport`.
+    pub handles: Vec<String>,
+    pub exclude: Vec<String>,
+    /// ISO 639-1 codes; `None` keeps posts in every language.
+    pub languages: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailConfig {
+    pub transport: EmailTransport,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmailTransport {
+    /// Writes each message as an `.eml` file into this folder.
+    File { dir: PathBuf },
+}
+
+// ---- raw shape, as serde reads it ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    storage: Option<RawStorage>,
+    #[serde(default)]
+    brands: Vec<RawBrand>,
+    #[serde(default)]
+    email: Option<RawEmail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBrand {
+    name: String,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    hashtags: Vec<String>,
+    #[serde(default)]
+    handles: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    languages: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    #[serde(default = "default_transport")]
+    transport: String,
+    #[serde(default)]
+    dir: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
+}
+
+fn default_transport() -> String {
+    "file".into()
+}
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://mentiond.db";
+const DEFAULT_OUTBOX_DIR: &str = "outbox";
+const DEFAULT_FROM: &str = "mentiond <mentiond@localhost>";
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Config::parse(file, &text)
+    }
+
+    /// Parses and validates configuration text; `file` names it in errors and anchors
+    /// relative paths.
+    pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+        let doc = Document { file, text };
+        let tree = DeTable::parse(text).map_err(|e| doc.toml_error(&e, None))?;
+        let raw = RawConfig::deserialize(toml::de::Deserializer::from(tree.clone()))
+            .map_err(|e| doc.toml_error(&e, Some(tree.get_ref())))?;
+        let v = Validator {
+            doc: &doc,
+            tree: tree.get_ref(),
+        };
+        v.validate(raw)
+    }
+
+    /// Folder against which relative paths resolve.
+    pub fn base_dir(&self) -> PathBuf {
+        base_dir(&self.file)
+    }
+
+    /// One line for `mentiond check-config`.
+    pub fn summary(&self) -> String {
+        let EmailTransport::File { dir } = &self.email.transport;
+        format!(
+            "config OK: {} brand(s) [{}], storage {}, e-mail via file to {} ({} recipient(s))",
+            self.brands.len(),
+            self.brands
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.storage.database,
+            dir.display(),
+            self.email.to.len(),
+        )
+    }
+}
+
+fn base_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Resolves `path` against the config file's folder unless it is absolute.
+fn resolve(file: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_dir(file).join(p)
+    }
+}
+
+struct Document<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Document<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        (line, column)
+    }
+
+    fn error(
+        &self,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let (line, column) = span.map(|s| self.line_col(s.start)).unwrap_or((1, 1));
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn toml_error(&self, e: &toml::de::Error, tree: Option<&DeTable<'_>>) -> ConfigError {
+        let span = e.span();
+        let message = e.message().trim().to_string();
+        let mut key = match (&span, tree) {
+            (Some(span), Some(tree)) => {
+                let mut path = Vec::new();
+                path_at(tree, span.start, &mut path);
+                join_path(&path)
+            }
+            _ => String::new(),
+        };
+        // serde reports a missing field on the table that lacks it: name the field itself.
+        if let Some(field) = between(&message, "missing field `", "`") {
+            key = if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            };
+        }
+        // An unknown key is reported on the key itself; make sure the key path ends with it.
+        if let Some(field) = between(&message, "unknown field `", "`") {
+            if !key.ends_with(field) {
+                key = if key.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+        }
+        self.error(span, &key, message)
+    }
+}
+
+fn between<'s>(s: &'s str, start: &str, end: &str) -> Option<&'s str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
+}
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn join_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Fills `path` with the keys leading to the innermost key or value that contains `pos`.
+fn path_at(table: &DeTable<'_>, pos: usize, path: &mut Vec<Seg>) {
+    for (k, v) in table.iter() {
+        if k.span().contains(&pos) {
+            path.push(Seg::Key(k.get_ref().to_string()));
+            return;
+        }
+        if v.span().contains(&pos) || contains_in(v.get_ref(), pos) {
+            path.push(Seg::Key(k.get_ref().to_string()));
+            value_path_at(v.get_ref(), pos, path);
+            return;
+        }
+    }
+}
+
+fn value_path_at(value: &DeValue<'_>, pos: usize, path: &mut Vec<Seg>) {
+    match value {
+        DeValue::Table(t) => path_at(t, pos, path),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if item.span().contains(&pos) || contains_in(item.get_ref(), pos) {
+                    path.push(Seg::Index(i));
+                    value_path_at(item.get_ref(), pos, path);
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Arrays of tables (`[[brands]]`) are spread over the file: their own span may not cover
+/// their keys, so look inside.
+fn contains_in(value: &DeValue<'_>, pos: usize) -> bool {
+    match value {
+        DeValue::Table(t) => t.iter().any(|(k, v)| {
+            k.span().contains(&pos) || v.span().contains(&pos) || contains_in(v.get_ref(), pos)
+        }),
+        DeValue::Array(items) => items
+            .iter()
+            .any(|i| i.span().contains(&pos) || contains_in(i.get_ref(), pos)),
+        _ => false,
+    }
+}
+
+/// Span of the value at `path` (or of the closest existing ancestor).
+fn span_of(table: &DeTable<'_>, path: &[Seg]) -> Option<Range<usize>> {
+    let (first, rest) = path.split_first()?;
+    let Seg::Key(name) = first else { return None };
+    let (k, v) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+    if rest.is_empty() {
+        return Some(v.span());
+    }
+    value_span_of(v.get_ref(), rest).or(Some(k.span()))
+}
+
+fn value_span_of(value: &DeValue<'_>, path: &[Seg]) -> Option<Range<usize>> {
+    match (value, path.first()?) {
+        (DeValue::Table(t), Seg::Key(_)) => span_of(t, path),
+        (DeValue::Array(items), Seg::Index(i)) => {
+            let item = items.get(*i)?;
+            if path.len() == 1 {
+                // A table inside an array of tables: point at its first key.
+                if let DeValue::Table(t) = item.get_ref() {
+                    if let Some((k, _)) = t.iter().min_by_key(|(k, _)| k.span().start) {
+                        return Some(k.span());
+                    }
+                }
+                return Some(item.span());
+            }
+            value_span_of(item.get_ref(), &path[1..]).or(Some(item.span()))
+        }
+        _ => None,
+    }
+}
+
+struct Validator<'a> {
+    doc: &'a Document<'a>,
+    tree: &'a DeTable<'a>,
+}
+
+/// Builds a path from a literal list: `p!["brands", 0, "name"]`.
+macro_rules! p {
+    ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
+}
+
+impl From<&str> for Seg {
+    fn from(s: &str) -> Seg {
+        Seg::Key(s.to_string())
+    }
+}
+impl From<usize> for Seg {
+    fn from(i: usize) -> Seg {
+        Seg::Index(i)
+    }
+}
+
+impl Validator<'_> {
+    fn err(&self, path: Vec<Seg>, message: impl Into<String>) -> ConfigError {
+        let span = span_of(self.tree, &path);
+        self.doc.error(span, &join_path(&path), message)
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let file = self.doc.file;
+        let storage = self.storage(raw.storage)?;
+        if raw.brands.is_empty() {
+            return Err(self.err(
+                p!["brands"],
+                "no brand configured: add at least one [[brands]] table with a name and keywords, hashtags or handles",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut brands = Vec::with_capacity(raw.brands.len());
+        for (i, b) in raw.brands.into_iter().enumerate() {
+            let brand = self.brand(i, b)?;
+            if !seen.insert(brand.name.to_lowercase()) {
+                return Err(self.err(
+                    p!["brands", i, "name"],
+                    format!("brand {:?} is defined twice", brand.name),
+                ));
+            }
+            brands.push(brand);
+        }
+        let email = self.email(raw.email)?;
+        Ok(Config {
+            file: file.to_path_buf(),
+            storage,
+            brands,
+            email,
+        })
+    }
+
+    fn storage(&self, raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
+        let url = raw
+            .map(|s| s.url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(p) if !p.trim().is_empty() && !p.contains('?') => Ok(StorageConfig {
+                database: DatabaseLocation::Sqlite(resolve(self.doc.file, p.trim())),
+            }),
+            Some(_) => Err(self.err(
+                p!["storage", "url"],
+                format!("{url:?} names no database file: write sqlite://mentiond.db or sqlite:///var/lib/mentiond/mentiond.db (no query parameters)"),
+            )),
+            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(self.err(
+                p!["storage", "url"],
+                "PostgreSQL storage is not supported yet; use a sqlite:// URL",
+            )),
+            None => Err(self.err(
+                p!["storage", "url"],
+                format!("unsupported database URL {url:?}: expected sqlite://PATH"),
+            )),
+        }
+    }
+
+    fn terms(
+        &self,
+        i: usize,
+        key: &str,
+        values: Vec<String>,
+        prefix: Option<char>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::with_capacity(values.len());
+        for (j, v) in values.into_iter().enumerate() {
+            let mut t = v.trim();
+            if let Some(prefix) = prefix {
+                t = t.strip_prefix(prefix).unwrap_or(t).trim();
+            }
+            if t.is_empty() {
+                return Err(self.err(p!["brands", i, key, j], format!("empty entry in `{key}`")));
+            }
+            if prefix.is_some() && t.chars().any(char::is_whitespace) {
+                return Err(self.err(
+                    p!["brands", i, key, j],
+                    format!("{v:?} contains a space; put phrases in `keywords`"),
+                ));
+            }
+            if !t.chars().any(char::is_alphanumeric) {
+                return Err(self.err(
+                    p!["brands", i, key, j],
+                    format!("{v:?} has no letter or digit to match"),
+                ));
+            }
+            out.push(t.to_string());
+        }
+        Ok(out)
+    }
+
+    fn brand(&self, i: usize, raw: RawBrand) -> Result<BrandConfig, ConfigError> {
+        let name = raw.name.trim().to_string();
+        if name.is_empty() {
+            return Err(self.err(p!["brands", i, "name"], "brand name must not be empty"));
+        }
+        let keywords = self.terms(i, "keywords", raw.keywords, None)?;
+        let hashtags = self.terms(i, "hashtags", raw.hashtags, Some('#'))?;
+        let handles = self.terms(i, "handles", raw.handles, Some('@'))?;
+        let exclude = self.terms(i, "exclude", raw.exclude, None)?;
+        if keywords.is_empty() && hashtags.is_empty() && handles.is_empty() {
+            return Err(self.err(
+                p!["brands", i, "name"],
+                format!("brand {name:?} has nothing to listen for: give it keywords, hashtags or handles"),
+            ));
+        }
+        let languages = match raw.languages {
+            None => None,
+            Some(list) => {
+                let mut out = Vec::new();
+                for (j, l) in list.iter().enumerate() {
+                    let code = crate::mention::normalise_lang_tag(l.trim())
+                        .filter(|c| c.len() == 2)
+                        .ok_or_else(|| {
+                            self.err(
+                                p!["brands", i, "languages", j],
+                                format!(
+                                    "{l:?} is not an ISO 639-1 language code (e.g. \"en\", \"it\")"
+                                ),
+                            )
+                        })?;
+                    out.push(code);
+                }
+                if out.is_empty() {
+                    return Err(self.err(
+                        p!["brands", i, "languages"],
+                        "`languages` is empty: remove it to keep every language",
+                    ));
+                }
+                Some(out)
+            }
+        };
+        Ok(BrandConfig {
+            name,
+            keywords,
+            hashtags,
+            handles,
+            exclude,
+            languages,
+        })
+    }
+
+    fn email(&self, raw: Option<RawEmail>) -> Result<EmailConfig, ConfigError> {
+        let raw = raw.unwrap_or(RawEmail {
+            transport: default_transport(),
+            dir: None,
+            from: None,
+            to: Vec::new(),
+        });
+        let transport = match raw.transport.as_str() {
+            "file" => EmailTransport::File {
+                dir: resolve(
+                    self.doc.file,
+                    raw.dir.as_deref().unwrap_or(DEFAULT_OUTBOX_DIR),
+                ),
+            },
+            "smtp" => {
+                return Err(self.err(
+                    p!["email", "transport"],
+                    "the smtp transport is not available yet; use \"file\"",
+                ));
+            }
+            other => {
+                return Err(self.err(
+                    p!["email", "transport"],
+                    format!("unknown transport {other:?}: expected \"file\""),
+                ));
+            }
+        };
+        let from = raw.from.unwrap_or_else(|| DEFAULT_FROM.into());
+        if let Err(e) = from.parse::<lettre::message::Mailbox>() {
+            return Err(self.err(
+                p!["email", "from"],
+                format!("{from:?} is not an e-mail address: {e}"),
+            ));
+        }
+        for (j, to) in raw.to.iter().enumerate() {
+            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                return Err(self.err(
+                    p!["email", "to", j],
+                    format!("{to:?} is not an e-mail address: {e}"),
+                ));
+            }
+        }
+        Ok(EmailConfig {
+            transport,
+            from,
+            to: raw.to,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/mentiond/test.toml"), text)
+    }
+
+    fn invalid(text: &str) -> (usize, usize, String, String) {
+        match parse(text) {
+            Err(ConfigError::Invalid {
+                line,
+                column,
+                key,
+                message,
+                ..
+            }) => (line, column, key, message),
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    const MINIMAL: &str = "[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(
+            c.storage.database,
+            DatabaseLocation::Sqlite(PathBuf::from("/etc/mentiond/mentiond.db"))
+        );
+        assert_eq!(
+            c.email.transport,
+            EmailTransport::File {
+                dir: PathBuf::from("/etc/mentiond/outbox")
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let (line, col, key, msg) =
+            invalid("[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\nkewords = [\"x\"]\n");
+        assert_eq!((line, col), (4, 1));
+        assert_eq!(key, "brands[0].kewords");
+        assert!(msg.contains("unknown field"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_key() {
+        let (line, _, key, msg) = invalid(
+            "[storage]\nurl = \"sqlite://x.db\"\n\n[[brands]]\nname = \"Acme\"\nkeywords = \"acme\"\n",
+        );
+        assert_eq!(line, 6);
+        assert_eq!(key, "brands[0].keywords");
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn empty_brand_name_names_line_and_key() {
+        let (line, _, key, _) = invalid(
+            "[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n\n[[brands]]\nname = \"  \"\nkeywords = [\"x\"]\n",
+        );
+        assert_eq!(line, 6);
+        assert_eq!(key, "brands[1].name");
+    }
+
+    #[test]
+    fn missing_name_is_reported() {
+        let (line, _, key, msg) = invalid("[[brands]]\nkeywords = [\"acme\"]\n");
+        assert_eq!(key, "brands[0].name");
+        assert!(msg.contains("missing field"), "{msg}");
+        assert_eq!(line, 1);
+    }
+
+    #[test]
+    fn brand_without_terms_is_rejected() {
+        let (line, _, key, _) = invalid("[[brands]]\nname = \"Acme\"\n");
+        assert_eq!((line, key.as_str()), (2, "brands[0].name"));
+    }
+
+    #[test]
+    fn bad_language_and_address_are_rejected() {
+        let (line, _, key, _) = invalid(&format!("{MINIMAL}languages = [\"en\", \"italian\"]\n"));
+        assert_eq!((line, key.as_str()), (4, "brands[0].languages[1]"));
+        let (line, _, key, _) = invalid(&format!(
+            "{MINIMAL}\n[email]\nto = [\"ok@example.org\", \"not an address\"]\n"
+        ));
+        assert_eq!((line, key.as_str()), (6, "email.to[1]"));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let (line, _, _, _) = invalid("[[brands]]\nname = \"Acme\nkeywords = []\n");
+        assert_eq!(line, 2);
+    }
+
+    #[test]
+    fn duplicate_brand_is_rejected() {
+        let (line, _, key, _) = invalid(&format!(
+            "{MINIMAL}[[brands]]\nname = \"ACME\"\nkeywords = [\"a\"]\n"
+        ));
+        assert_eq!((line, key.as_str()), (5, "brands[1].name"));
+    }
+
+    #[test]
+    fn storage_url_forms() {
+        let c = parse(&format!(
+            "[storage]\nurl = \"sqlite:///var/lib/m.db\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.storage.database,
+            DatabaseLocation::Sqlite("/var/lib/m.db".into())
+        );
+        let (line, _, key, _) = invalid(&format!("[storage]\nurl = \"mysql://x\"\n{MINIMAL}"));
+        assert_eq!((line, key.as_str()), (2, "storage.url"));
+    }
+
+    #[test]
+    fn hashtags_and_handles_lose_their_prefix() {
+        let c = parse("[[brands]]\nname = \"Acme\"\nhashtags = [\"#Acme\", \"acmecoffee\"]\nhandles = [\"@acme@mastodon.social\"]\n").unwrap();
+        assert_eq!(c.brands[0].hashtags, vec!["Acme", "acmecoffee"]);
+        assert_eq!(c.brands[0].handles, vec!["acme@mastodon.social"]);
+        let (_, _, key, _) =
+            invalid("[[brands]]\nname = \"Acme\"\nhashtags = [\"#acme coffee\"]\n");
+        assert_eq!(key, "brands[0].hashtags[0]");
+    }
+}

@@ -1,0 +1,14 @@
+//! mentiond: a self-hosted social-listening daemon.
+//!
+//! Data flows one way: sources produce [`mention::Mention`]s, the [`pipeline`] normalises,
+//! matches ([`matcher`]) and scores ([`sentiment`]) them into [`mention::ScoredMention`]s, and
+//! the [`store`] keeps them for analysts and for spike detection.
+
+pub mod cli;
+pub mod config;
+pub mod matcher;
+pub mod mention;
+pub mod pipeline;
+pub mod sentiment;
+pub mod store;
+pub mod text;

@@ -1,0 +1,190 @@
+//! normalise -> match -> detect language -> score: the pure part of the pipeline, shared by
+//! `ingest`, the daemon's sources and `backtest`. Storing is the caller's job.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::config::BrandConfig;
+use crate::matcher::Matcher;
+use crate::mention::{LangOrigin, Mention, ScoredMention};
+use crate::sentiment::{LanguageDetector, Scorer};
+use crate::store::{InsertOutcome, Store, StoreError};
+use crate::text;
+
+/// The result of running one mention through the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Processed {
+    Matched(Box<ScoredMention>),
+    /// No brand matched (or every matching brand filtered it out by language).
+    Unmatched,
+}
+
+pub struct Pipeline {
+    matcher: Matcher,
+    scorer: Arc<Scorer>,
+    detector: LanguageDetector,
+}
+
+impl Pipeline {
+    pub fn new(brands: &[BrandConfig], scorer: Arc<Scorer>) -> Pipeline {
+        let detector = LanguageDetector::new(scorer.languages());
+        Pipeline {
+            matcher: Matcher::new(brands),
+            scorer,
+            detector,
+        }
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
+    }
+
+    /// Whether the text of a raw post mentions any brand (used by sources to skip posts
+    /// cheaply before full processing).
+    pub fn mentions_any_brand(&self, raw_text: &str) -> bool {
+        !self
+            .matcher
+            .candidates(&text::normalise(raw_text))
+            .is_empty()
+    }
+
+    pub fn process(&self, mut mention: Mention) -> Processed {
+        mention.text = text::normalise(&mention.text);
+        let candidates = self.matcher.candidates(&mention.text);
+        if candidates.is_empty() {
+            return Processed::Unmatched;
+        }
+        let (lang, origin) = match &mention.lang {
+            Some(l) => (Some(l.clone()), Some(LangOrigin::Post)),
+            None => match self.detector.detect(&mention.text) {
+                Some(d) => (Some(d.lang.to_string()), Some(d.origin)),
+                None => (None, None),
+            },
+        };
+        let brands: Vec<String> = candidates
+            .into_iter()
+            .filter(|&i| self.matcher.accepts_language(i, lang.as_deref(), origin))
+            .map(|i| self.matcher.brand_name(i).to_string())
+            .collect();
+        if brands.is_empty() {
+            return Processed::Unmatched;
+        }
+        let sentiment = self.scorer.score(&mention.text, lang.as_deref());
+        Processed::Matched(Box::new(ScoredMention {
+            mention,
+            brands,
+            lang,
+            lang_origin: origin,
+            sentiment,
+            scorer_version: self.scorer.version().to_string(),
+        }))
+    }
+}
+
+/// Totals printed by `mentiond ingest`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Non-blank lines read.
+    pub read: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub unmatched: u64,
+    /// Lines that are not a valid mention (reported with their line number).
+    pub rejected: u64,
+}
+
+impl std::fmt::Display for IngestReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {}, stored {}, duplicates {}, unmatched {}, rejected {}",
+            self.read, self.stored, self.duplicates, self.unmatched, self.rejected
+        )
+    }
+}
+
+/// Mentions are stored in transactions of this many posts.
+pub const INGEST_BATCH: usize = 500;
+
+/// Reads JSONL mentions, runs them through the pipeline and stores them in batches. A
+/// malformed line is handed to `on_reject` with its 1-based line number and skipped; the rest
+/// is kept.
+pub async fn ingest_jsonl<R, F>(
+    pipeline: &Pipeline,
+    store: &Store,
+    mut input: R,
+    mut on_reject: F,
+) -> Result<IngestReport, IngestError>
+where
+    R: AsyncBufRead + Unpin,
+    F: FnMut(u64, &str),
+{
+    let mut report = IngestReport::default();
+    let mut batch: Vec<ScoredMention> = Vec::with_capacity(INGEST_BATCH);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .await
+            .map_err(IngestError::Read)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let line = match std::str::from_utf8(&buf) {
+            Ok(l) => l
+                .trim_end_matches(['\n', '\r'])
+                .trim_start_matches('\u{feff}'),
+            Err(e) => {
+                report.read += 1;
+                report.rejected += 1;
+                on_reject(line_no, &format!("not valid UTF-8: {e}"));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        report.read += 1;
+        let mention = match Mention::from_json_line(line) {
+            Ok(m) => m,
+            Err(e) => {
+                report.rejected += 1;
+                on_reject(line_no, &e.to_string());
+                continue;
+            }
+        };
+        match pipeline.process(mention) {
+            Processed::Matched(sm) => batch.push(*sm),
+            Processed::Unmatched => report.unmatched += 1,
+        }
+        if batch.len() >= INGEST_BATCH {
+            add(&mut report, store.insert_batch(&batch).await?);
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        add(&mut report, store.insert_batch(&batch).await?);
+    }
+    Ok(report)
+}
+
+fn add(report: &mut IngestReport, outcome: InsertOutcome) {
+    report.stored += outcome.stored;
+    report.duplicates += outcome.duplicates;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read input: {0}")]
+    Read(#[source] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

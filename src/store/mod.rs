@@ -1,0 +1,286 @@
+//! Durable storage of mentions (SQLite).
+//!
+//! One writer connection (SQLite allows one writer at a time; queuing writes in the pool is
+//! cheaper than `SQLITE_BUSY` retries) and a small pool of readers, WAL journal, `synchronous =
+//! FULL` so a committed batch survives a power cut, `busy_timeout` for other processes (an
+//! analyst's `sqlite3` shell, a backup).
+
+mod query;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::config::DatabaseLocation;
+use crate::mention::{ScoredMention, format_time};
+
+pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create the folder of database {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid search {query:?}: {reason}")]
+    Search { query: String, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later may succeed (a locked or busy database, a
+    /// full pool), as opposed to a bug or a corrupt file.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                let msg = e.message();
+                msg.contains("locked") || msg.contains("busy")
+            }
+            StoreError::Database(sqlx::Error::Io(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What a batch insert did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// Posts stored for the first time.
+    pub stored: u64,
+    /// Posts that were already stored (same source and external id).
+    pub duplicates: u64,
+}
+
+impl std::ops::AddAssign for InsertOutcome {
+    fn add_assign(&mut self, rhs: Self) {
+        self.stored += rhs.stored;
+        self.duplicates += rhs.duplicates;
+    }
+}
+
+pub struct Store {
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// Brand name (lowercase) -> id, filled as brands are first seen.
+    brand_ids: Mutex<HashMap<String, i64>>,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl Store {
+    /// Opens (creating if missing) the database and applies pending migrations.
+    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        let DatabaseLocation::Sqlite(path) = location;
+        Store::open_sqlite(path).await
+    }
+
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer,
+            reader,
+            brand_ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools, waiting for connections to be returned (checkpoints the WAL).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Pool for read-only queries.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The single writer connection's pool.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    async fn brand_id(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        let key = name.to_lowercase();
+        if let Some(id) = self.brand_ids.lock().expect("brand id cache").get(&key) {
+            return Ok(*id);
+        }
+        sqlx::query("INSERT INTO brands (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM brands WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+        // Cached only after commit would be stricter; a rolled-back brand row is re-created by
+        // the next insert with the same name, and ids of committed rows never change.
+        self.brand_ids
+            .lock()
+            .expect("brand id cache")
+            .insert(key, id);
+        Ok(id)
+    }
+
+    /// Stores a batch in one transaction. A post already stored is not stored again, but is
+    /// linked to any brand it was not yet linked to (e.g. a brand added to the config).
+    pub async fn insert_batch(&self, batch: &[ScoredMention]) -> Result<InsertOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let outcome = self.insert_in(&mut tx, batch, Utc::now()).await;
+        match outcome {
+            Ok(outcome) => {
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // The brand cache may hold ids created in this transaction.
+                self.brand_ids.lock().expect("brand id cache").clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Inserts within a caller's transaction, so a source can advance its cursor atomically
+    /// with the page it stores.
+    pub async fn insert_in(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        batch: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut outcome = InsertOutcome::default();
+        let ingested_at = format_time(&now);
+        for sm in batch {
+            let m = &sm.mention;
+            let created_at = format_time(&m.created_at);
+            let engagement = (!m.engagement.is_empty())
+                .then(|| serde_json::to_string(&m.engagement).expect("counts serialise"));
+            let s = sm.sentiment.as_ref();
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO mentions (source, external_id, url, author, author_followers, reply_to, text, \
+                 lang, lang_origin, created_at, ingested_at, engagement, compound, pos, neu, neg, label, scorer_version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
+            )
+            .bind(&m.source)
+            .bind(&m.external_id)
+            .bind(&m.url)
+            .bind(&m.author)
+            .bind(m.author_followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)))
+            .bind(&m.reply_to)
+            .bind(&m.text)
+            .bind(&sm.lang)
+            .bind(sm.lang_origin.map(|o| o.as_str()))
+            .bind(&created_at)
+            .bind(&ingested_at)
+            .bind(engagement)
+            .bind(s.map(|s| s.compound))
+            .bind(s.map(|s| s.pos))
+            .bind(s.map(|s| s.neu))
+            .bind(s.map(|s| s.neg))
+            .bind(s.map(|s| s.label.as_str()))
+            .bind(&sm.scorer_version)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (mention_id, stored_at) = match inserted {
+                Some(id) => {
+                    outcome.stored += 1;
+                    (id, created_at)
+                }
+                None => {
+                    outcome.duplicates += 1;
+                    let row = sqlx::query(
+                        "SELECT id, created_at FROM mentions WHERE source = ? AND external_id = ?",
+                    )
+                    .bind(&m.source)
+                    .bind(&m.external_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    (row.get::<i64, _>(0), row.get::<String, _>(1))
+                }
+            };
+            for brand in &sm.brands {
+                let brand_id = self.brand_id(tx, brand).await?;
+                sqlx::query(
+                    "INSERT INTO mention_brands (brand_id, mention_id, created_at) VALUES (?, ?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(brand_id)
+                .bind(mention_id)
+                .bind(&stored_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Number of stored posts (each counted once whatever its brands).
+    pub async fn count_mentions(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM mentions")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+}

@@ -1,0 +1,285 @@
+//! Analysts' queries over stored mentions: filters, full-text search, newest first.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{Store, StoreError};
+use crate::mention::{Label, format_time};
+
+/// `--label`: one of VADER's labels, or the mentions no engine could score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelFilter {
+    Is(Label),
+    Unscored,
+}
+
+impl LabelFilter {
+    pub fn parse(s: &str) -> Option<LabelFilter> {
+        if s.eq_ignore_ascii_case("unscored") {
+            return Some(LabelFilter::Unscored);
+        }
+        Label::parse(s).map(LabelFilter::Is)
+    }
+}
+
+/// Filters combine with AND. `since` is inclusive, `until` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct MentionQuery {
+    pub brand: Option<String>,
+    pub source: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub label: Option<LabelFilter>,
+    pub lang: Option<String>,
+    /// Words and "quoted phrases", all of which must appear; `word*` matches a prefix; `OR`
+    /// between two terms accepts either. Accents and case are ignored.
+    pub search: Option<String>,
+    /// `None` returns every row.
+    pub limit: Option<u64>,
+}
+
+/// One (mention, brand) pair as analysts see it. A post linked to two brands gives two rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MentionRow {
+    pub source: String,
+    pub external_id: String,
+    pub brand: String,
+    pub url: Option<String>,
+    pub author: Option<String>,
+    pub text: String,
+    pub lang: Option<String>,
+    pub created_at: String,
+    pub compound: Option<f64>,
+    pub label: Option<String>,
+    pub pos: Option<f64>,
+    pub neu: Option<f64>,
+    pub neg: Option<f64>,
+    pub author_followers: Option<i64>,
+    pub reply_to: Option<String>,
+    pub engagement: Option<serde_json::Value>,
+    pub lang_origin: Option<String>,
+    pub scorer_version: String,
+}
+
+/// Turns a user's search into a safe FTS5 query: every word or phrase becomes a quoted FTS
+/// string (so `-`, `:`, `(` and other FTS syntax in the input cannot break the query), `*` after
+/// a word asks for a prefix, and a bare `OR` between terms is kept as FTS5's OR.
+pub fn fts_query(input: &str) -> Result<String, StoreError> {
+    let err = |reason: &str| StoreError::Search {
+        query: input.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut chars = input.chars().peekable();
+    let mut last_was_or = true;
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let (term, quoted) = if c == '"' {
+            chars.next();
+            let mut t = String::new();
+            let mut closed = false;
+            for ch in chars.by_ref() {
+                if ch == '"' {
+                    closed = true;
+                    break;
+                }
+                t.push(ch);
+            }
+            if !closed {
+                return Err(err("unclosed quote"));
+            }
+            (t, true)
+        } else {
+            let mut t = String::new();
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() || ch == '"' {
+                    break;
+                }
+                t.push(ch);
+                chars.next();
+            }
+            (t, false)
+        };
+        if !quoted && term == "OR" {
+            if last_was_or {
+                return Err(err("OR must stand between two terms"));
+            }
+            parts.push("OR".into());
+            last_was_or = true;
+            continue;
+        }
+        let (body, prefix) = match term.strip_suffix('*') {
+            Some(b) if !quoted => (b.to_string(), true),
+            _ => (term, false),
+        };
+        if !body.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        let escaped = body.replace('"', "\"\"");
+        parts.push(if prefix {
+            format!("\"{escaped}\"*")
+        } else {
+            format!("\"{escaped}\"")
+        });
+        last_was_or = false;
+    }
+    if parts.last().is_some_and(|p| p == "OR") {
+        return Err(err("OR must stand between two terms"));
+    }
+    if parts.is_empty() {
+        return Err(err("nothing to search for"));
+    }
+    Ok(parts.join(" "))
+}
+
+impl MentionQuery {
+    fn build(&self) -> Result<QueryBuilder<Sqlite>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT m.source, m.external_id, b.name, m.url, m.author, m.text, m.lang, m.created_at, \
+             m.compound, m.label, m.pos, m.neu, m.neg, m.author_followers, m.reply_to, m.engagement, \
+             m.lang_origin, m.scorer_version \
+             FROM mention_brands mb \
+             JOIN mentions m ON m.id = mb.mention_id \
+             JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
+        );
+        if let Some(brand) = &self.brand {
+            qb.push(" AND b.name = ").push_bind(brand.clone());
+        }
+        if let Some(source) = &self.source {
+            qb.push(" AND m.source = ")
+                .push_bind(source.to_ascii_lowercase());
+        }
+        if let Some(since) = &self.since {
+            qb.push(" AND mb.created_at >= ")
+                .push_bind(format_time(since));
+        }
+        if let Some(until) = &self.until {
+            qb.push(" AND mb.created_at < ")
+                .push_bind(format_time(until));
+        }
+        match self.label {
+            Some(LabelFilter::Is(label)) => {
+                qb.push(" AND m.label = ").push_bind(label.as_str());
+            }
+            Some(LabelFilter::Unscored) => {
+                qb.push(" AND m.label IS NULL");
+            }
+            None => {}
+        }
+        if let Some(lang) = &self.lang {
+            qb.push(" AND m.lang = ")
+                .push_bind(lang.to_ascii_lowercase());
+        }
+        if let Some(search) = &self.search {
+            let fts = fts_query(search)?;
+            qb.push(" AND m.id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ")
+                .push_bind(fts)
+                .push(")");
+        }
+        qb.push(" ORDER BY mb.created_at DESC, m.id DESC, b.name");
+        if let Some(limit) = self.limit {
+            qb.push(" LIMIT ")
+                .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        Ok(qb)
+    }
+}
+
+fn row_to_mention(row: &sqlx::sqlite::SqliteRow) -> Result<MentionRow, sqlx::Error> {
+    let engagement: Option<String> = row.try_get(15)?;
+    Ok(MentionRow {
+        source: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        brand: row.try_get(2)?,
+        url: row.try_get(3)?,
+        author: row.try_get(4)?,
+        text: row.try_get(5)?,
+        lang: row.try_get(6)?,
+        created_at: row.try_get(7)?,
+        compound: row.try_get(8)?,
+        label: row.try_get(9)?,
+        pos: row.try_get(10)?,
+        neu: row.try_get(11)?,
+        neg: row.try_get(12)?,
+        author_followers: row.try_get(13)?,
+        reply_to: row.try_get(14)?,
+        engagement: engagement.and_then(|e| serde_json::from_str(&e).ok()),
+        lang_origin: row.try_get(16)?,
+        scorer_version: row.try_get(17)?,
+    })
+}
+
+impl Store {
+    /// Runs a query and hands each row to `each` as it is read, so exports of millions of
+    /// rows run in constant memory.
+    pub async fn query_each<F>(&self, query: &MentionQuery, mut each: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(MentionRow) -> std::io::Result<()>,
+    {
+        let mut qb = query.build()?;
+        let mut rows = qb.build().fetch(&self.reader);
+        let mut n = 0;
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| map_search_error(e, query))?
+        {
+            each(row_to_mention(&row)?).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs a query and collects the rows.
+    pub async fn query(&self, query: &MentionQuery) -> Result<Vec<MentionRow>, StoreError> {
+        let mut out = Vec::new();
+        self.query_each(query, |row| {
+            out.push(row);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+}
+
+fn map_search_error(e: sqlx::Error, query: &MentionQuery) -> StoreError {
+    if let (sqlx::Error::Database(db), Some(search)) = (&e, &query.search) {
+        if db.message().contains("fts5") {
+            return StoreError::Search {
+                query: search.clone(),
+                reason: db.message().to_string(),
+            };
+        }
+    }
+    StoreError::Database(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_are_quoted() {
+        assert_eq!(fts_query("acme coffee").unwrap(), r#""acme" "coffee""#);
+        assert_eq!(
+            fts_query(r#""acme coffee" late"#).unwrap(),
+            r#""acme coffee" "late""#
+        );
+        assert_eq!(
+            fts_query("refund* OR rimborso").unwrap(),
+            r#""refund"* OR "rimborso""#
+        );
+        assert_eq!(
+            fts_query("-drop: (table)").unwrap(),
+            r#""-drop:" "(table)""#
+        );
+        assert!(fts_query("OR acme").is_err());
+        assert!(fts_query("\"open").is_err());
+        assert!(fts_query("  ").is_err());
+    }
+}

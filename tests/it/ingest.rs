@@ -1,0 +1,247 @@
+//! `mentiond ingest`: the pipeline end to end on real SQLite files.
+
+use std::collections::BTreeSet;
+
+use mentiond::store::MentionQuery;
+
+use crate::helpers::*;
+
+async fn ids_of(ws: &Workspace, brand: &str) -> BTreeSet<String> {
+    let store = ws.store().await;
+    let rows = store
+        .query(&MentionQuery {
+            brand: Some(brand.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    rows.into_iter().map(|r| r.external_id).collect()
+}
+
+fn sample() -> String {
+    repo().join("examples/mentions.jsonl").display().to_string()
+}
+
+#[tokio::test]
+async fn sample_file_is_stored_per_brand_and_once() {
+    let ws = Workspace::example();
+    let out = ws.run(&["ingest", "--input", &sample()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 11, stored 8, duplicates 0, unmatched 3, rejected 0"
+    );
+
+    let acme = ids_of(&ws, "Acme").await;
+    let expected: BTreeSet<String> = [
+        "https://mastodon.social/users/anna/statuses/1001",
+        "at://did:plc:abc123/app.bsky.feed.post/3kxyz1",
+        "t3_1abcd2",
+        "41000001",
+        "at://did:plc:def456/app.bsky.feed.post/3kxyz2",
+        "t1_xyz789",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(
+        acme, expected,
+        "the anvil (excluded) and the German post (language filter) are out"
+    );
+
+    let aurora = ids_of(&ws, "Caffè Aurora").await;
+    let expected: BTreeSet<String> = [
+        "1890000000000000001",
+        "https://mastodon.social/users/carla/statuses/1002",
+        "at://did:plc:def456/app.bsky.feed.post/3kxyz2",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(
+        aurora, expected,
+        "\"caffe aurora\" without accent matches too"
+    );
+
+    let store = ws.store().await;
+    assert_eq!(
+        store.count_mentions().await.unwrap(),
+        8,
+        "the post naming both brands is stored once"
+    );
+    store.close().await;
+
+    // The same file again stores nothing new.
+    let again = ws.run(&["ingest", "--input", &sample()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        stdout(&again).trim(),
+        "read 11, stored 0, duplicates 8, unmatched 3, rejected 0"
+    );
+    let store = ws.store().await;
+    assert_eq!(store.count_mentions().await.unwrap(), 8);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn html_is_normalised_and_scores_languages_are_kept() {
+    let ws = Workspace::example();
+    let out = ws.run(&["ingest", "--input", &sample()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let store = ws.store().await;
+    let rows = store
+        .query(&MentionQuery {
+            source: Some("mastodon".into()),
+            brand: Some("Acme".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.text, "Just tried the new #acme cold brew and I love it!");
+    assert_eq!(r.lang.as_deref(), Some("en"));
+    assert_eq!(r.lang_origin.as_deref(), Some("post"));
+    assert_eq!(r.label.as_deref(), Some("positive"));
+    assert!(r.compound.unwrap() > 0.5);
+    assert_eq!(r.engagement.as_ref().unwrap()["favourites"], 12);
+    assert_eq!(r.author_followers, Some(320));
+    assert!(!r.scorer_version.is_empty());
+}
+
+const FILTER_CONFIG: &str = r##"
+[storage]
+url = "sqlite://data/m.db"
+
+[[brands]]
+name = "Acme"
+keywords = ["acme"]
+exclude = ["acme anvil", "#looneytunes"]
+languages = ["en"]
+
+[[brands]]
+name = "Caffè"
+keywords = ["caffe"]
+"##;
+
+#[tokio::test]
+async fn exclusions_language_filters_and_accents() {
+    let ws = Workspace::new(FILTER_CONFIG);
+    let t = "2026-03-01T10:00:00Z";
+    let lines = [
+        line("x", "1", "The ACME anvil is heavy", t),
+        line("x", "2", "acme strikes again #LooneyTunes", t),
+        line("x", "3", "I really enjoy the coffee from Acme, it tastes great every morning", t),
+        serde_json::json!({"source":"x","external_id":"4","text":"Acme è il migliore","created_at":t,"lang":"it"}).to_string(),
+        line("x", "5", "Ich finde die Produkte von Acme wirklich sehr gut und empfehle sie weiter", t),
+        line("x", "6", "acme!", t),
+        line("x", "7", "Un CAFFÈ al volo", t),
+        line("x", "8", "un caffé amaro", t),
+        line("x", "9", "Caffeine is not a match", t),
+    ];
+    let input = ws.write("in.jsonl", &lines.join("\n"));
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 9, stored 4, duplicates 0, unmatched 5, rejected 0"
+    );
+    assert!(
+        ws.path("data/m.db").exists(),
+        "relative database path resolves against the config folder"
+    );
+    assert_eq!(
+        ids_of(&ws, "Acme").await,
+        ["3", "6"].into_iter().map(String::from).collect(),
+        "excluded phrase, excluded hashtag, declared Italian and detected German are dropped; a too-short text is kept"
+    );
+    assert_eq!(
+        ids_of(&ws, "Caffè").await,
+        ["7", "8"].into_iter().map(String::from).collect()
+    );
+}
+
+#[tokio::test]
+async fn malformed_lines_are_reported_and_the_rest_is_kept() {
+    let ws = Workspace::example();
+    let t = "2026-03-01T10:00:00Z";
+    let content = [
+        line("x", "1", "acme one", t),
+        "{not json".to_string(),
+        r#"{"source":"x","text":"acme no id","created_at":"2026-03-01T10:00:00Z"}"#.to_string(),
+        String::new(),
+        r#"{"source":"x","external_id":"3","text":"acme bad time","created_at":"1 March"}"#
+            .to_string(),
+        line("x", "4", "acme four", t),
+    ]
+    .join("\n");
+    let input = ws.write("in.jsonl", &content);
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 5, stored 2, duplicates 0, unmatched 0, rejected 3"
+    );
+    assert!(err.contains("line 2: rejected"), "{err}");
+    assert!(
+        err.contains("line 3: rejected") && err.contains("external_id"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5: rejected") && err.contains("RFC 3339"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("line 1:") && !err.contains("line 6:"),
+        "{err}"
+    );
+    assert_eq!(
+        ids_of(&ws, "Acme").await,
+        ["1", "4"].into_iter().map(String::from).collect()
+    );
+}
+
+#[tokio::test]
+async fn stdin_input_and_duplicates_within_one_file() {
+    let ws = Workspace::example();
+    let t = "2026-03-01T10:00:00Z";
+    let input = [
+        line("x", "1", "acme", t),
+        line("x", "1", "acme again", t),
+        line("reddit", "1", "acme", t),
+    ]
+    .join("\n");
+    let out = ws.run_stdin(&["ingest", "--input", "-"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 3, stored 2, duplicates 1, unmatched 0, rejected 0"
+    );
+}
+
+#[tokio::test]
+async fn a_brand_added_later_is_linked_to_posts_already_stored() {
+    let ws = Workspace::new("[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n");
+    let input = ws.write(
+        "in.jsonl",
+        &line("x", "1", "acme and globex", "2026-03-01T10:00:00Z"),
+    );
+    let input = input.to_str().unwrap();
+    assert_eq!(ws.run(&["ingest", "--input", input]).status.code(), Some(0));
+    ws.write(
+        "config.toml",
+        "[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n[[brands]]\nname = \"Globex\"\nkeywords = [\"globex\"]\n",
+    );
+    let out = ws.run(&["ingest", "--input", input]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 1, stored 0, duplicates 1, unmatched 0, rejected 0"
+    );
+    assert_eq!(
+        ids_of(&ws, "Globex").await,
+        ["1"].into_iter().map(String::from).collect()
+    );
+}

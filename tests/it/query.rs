@@ -1,0 +1,252 @@
+//! `mentiond query`: filters combine with AND, full-text search, output formats.
+
+use crate::helpers::*;
+
+const CONFIG: &str = r#"
+[[brands]]
+name = "Acme"
+keywords = ["acme"]
+
+[[brands]]
+name = "Globex"
+keywords = ["globex"]
+"#;
+
+fn json_line(source: &str, id: &str, text: &str, at: &str, lang: &str) -> String {
+    serde_json::json!({"source": source, "external_id": id, "text": text, "created_at": at, "lang": lang,
+        "url": format!("https://example.com/{id}"), "author": format!("user{id}")})
+    .to_string()
+}
+
+fn seeded() -> Workspace {
+    let ws = Workspace::new(CONFIG);
+    let lines = [
+        json_line(
+            "mastodon",
+            "1",
+            "Acme delivery was terrible, still waiting for a refund",
+            "2026-03-01T08:00:00Z",
+            "en",
+        ),
+        json_line(
+            "mastodon",
+            "2",
+            "Acme coffee is wonderful, I love it",
+            "2026-03-02T09:00:00Z",
+            "en",
+        ),
+        json_line(
+            "reddit",
+            "3",
+            "Acme and Globex both shipped late. Awful refund process",
+            "2026-03-03T10:00:00Z",
+            "en",
+        ),
+        json_line(
+            "reddit",
+            "4",
+            "Globex release notes are out",
+            "2026-03-04T11:00:00Z",
+            "en",
+        ),
+        json_line(
+            "bluesky",
+            "5",
+            "Il caffè di Acme è arrivato, consegna veloce",
+            "2026-03-05T12:00:00Z",
+            "it",
+        ),
+        json_line(
+            "x",
+            "6",
+            "Acme; refunds; \"quoted\" text, with commas",
+            "2026-03-06T13:00:00Z",
+            "en",
+        ),
+    ];
+    let input = ws.write("in.jsonl", &lines.join("\n"));
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ws
+}
+
+/// Runs a query with `--format ndjson` and returns the `(external_id, brand)` of each row in order.
+fn ids(ws: &Workspace, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["query", "--format", "ndjson"];
+    all.extend_from_slice(args);
+    let out = ws.run(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("ndjson row");
+            format!(
+                "{}:{}",
+                v["external_id"].as_str().unwrap(),
+                v["brand"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rows_are_newest_first_one_per_brand() {
+    let ws = seeded();
+    assert_eq!(
+        ids(&ws, &[]),
+        [
+            "6:Acme", "5:Acme", "4:Globex", "3:Acme", "3:Globex", "2:Acme", "1:Acme"
+        ]
+    );
+}
+
+#[test]
+fn filters_combine() {
+    let ws = seeded();
+    assert_eq!(ids(&ws, &["--brand", "globex"]), ["4:Globex", "3:Globex"]);
+    assert_eq!(
+        ids(&ws, &["--source", "reddit", "--brand", "Acme"]),
+        ["3:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--since", "2026-03-02", "--until", "2026-03-04"]),
+        ["4:Globex", "3:Acme", "3:Globex", "2:Acme"]
+    );
+    assert_eq!(
+        ids(
+            &ws,
+            &[
+                "--since",
+                "2026-03-03T10:00:00Z",
+                "--until",
+                "2026-03-04T11:00:00Z"
+            ]
+        ),
+        ["3:Acme", "3:Globex"]
+    );
+    assert_eq!(ids(&ws, &["--lang", "it"]), ["5:Acme"]);
+    assert_eq!(
+        ids(&ws, &["--label", "negative", "--brand", "Acme"]),
+        ["3:Acme", "1:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--label", "positive", "--source", "mastodon"]),
+        ["2:Acme"]
+    );
+    assert_eq!(ids(&ws, &["--limit", "2"]), ["6:Acme", "5:Acme"]);
+}
+
+#[test]
+fn full_text_search() {
+    let ws = seeded();
+    assert_eq!(
+        ids(&ws, &["--search", "refund"]),
+        ["3:Acme", "3:Globex", "1:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "refund*"]),
+        ["6:Acme", "3:Acme", "3:Globex", "1:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "refund", "--brand", "globex"]),
+        ["3:Globex"]
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "\"refund process\""]),
+        ["3:Acme", "3:Globex"]
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "caffe"]),
+        ["5:Acme"],
+        "accents are ignored"
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "wonderful OR veloce"]),
+        ["5:Acme", "2:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--search", "refund", "--since", "2026-03-02"]),
+        ["3:Acme", "3:Globex"]
+    );
+    assert!(
+        ids(&ws, &["--search", "-drop: (table"]).is_empty(),
+        "FTS syntax in input is treated as text"
+    );
+}
+
+#[test]
+fn bad_search_and_bad_dates_are_clear_errors() {
+    let ws = seeded();
+    let out = ws.run(&["query", "--search", "\"unclosed"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("unclosed quote"), "{}", stderr(&out));
+    let out = ws.run(&["query", "--since", "last tuesday"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
+}
+
+#[test]
+fn json_rows_have_the_documented_fields() {
+    let ws = seeded();
+    let out = ws.run(&[
+        "query", "--format", "json", "--brand", "Acme", "--source", "mastodon",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert_eq!(rows.len(), 2);
+    for key in [
+        "source",
+        "external_id",
+        "brand",
+        "url",
+        "author",
+        "text",
+        "lang",
+        "created_at",
+        "compound",
+        "label",
+    ] {
+        assert!(rows[0].get(key).is_some(), "missing {key} in {}", rows[0]);
+    }
+    assert_eq!(rows[0]["external_id"], "2");
+    assert_eq!(rows[0]["url"], "https://example.com/2");
+    assert_eq!(rows[0]["created_at"], "2026-03-02T09:00:00.000Z");
+    assert_eq!(rows[0]["label"], "positive");
+    assert!(rows[0]["compound"].as_f64().unwrap() > 0.5);
+    // No match is an empty array, still valid JSON.
+    let out = ws.run(&["query", "--format", "json", "--brand", "Nobody"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert!(rows.is_empty());
+}
+
+#[test]
+fn csv_is_quoted_and_parses_back() {
+    let ws = seeded();
+    let out = ws.run(&["query", "--format", "csv", "--source", "x"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "source");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1);
+    let text_col = headers.iter().position(|h| h == "text").unwrap();
+    assert_eq!(
+        &records[0][text_col],
+        "Acme; refunds; \"quoted\" text, with commas"
+    );
+}
+
+#[test]
+fn table_output_is_readable() {
+    let ws = seeded();
+    let out = ws.run(&["query", "--brand", "Globex"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("CREATED"));
+    assert!(
+        lines[1].contains("2026-03-04 11:00") && lines[1].contains("Globex release notes"),
+        "{text}"
+    );
+}
