@@ -57,6 +57,14 @@ pub enum Command {
     },
     /// Query stored mentions, newest first.
     Query(QueryArgs),
+    /// Run the daemon: poll the configured sources until SIGTERM or SIGINT.
+    Run,
+    /// Show the health of every source and query: last success, last error, rate limits,
+    /// newest post, mentions stored in the last hour and day.
+    Status {
+        #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+        format: StatusFormat,
+    },
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -94,6 +102,12 @@ pub struct QueryArgs {
     pub limit: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +201,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Ingest { input } => ingest(&cli.config, &input).await,
         Command::Query(args) => query(&cli.config, args).await,
         Command::Sentiment { lang } => sentiment(&lang),
+        Command::Run => run_daemon(&cli.config).await,
+        Command::Status { format } => status(&cli.config, format).await,
     }
 }
 
@@ -447,6 +463,141 @@ fn sentiment(lang: &str) -> Result<u8> {
         match scorer.score(&line, lang.as_deref()) {
             Some(s) => writeln!(out, "{:.4}\t{}\t{}", s.compound, s.label, lang_out)?,
             None => writeln!(out, "NaN\tunscored\t{lang_out}")?,
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+async fn run_daemon(config_path: &Path) -> Result<u8> {
+    let config = load_config(config_path)?;
+    tracing::info!(config = %config.file.display(), "{}", config.summary());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    crate::daemon::cancel_on_signals(shutdown.clone())?;
+    let daemon = crate::daemon::Daemon::start(config).await?;
+    daemon.run(shutdown).await?;
+    Ok(0)
+}
+
+/// "3m ago", "2h ago", "5d ago" for a stored time.
+fn age(stored: Option<&str>, now: DateTime<Utc>) -> String {
+    let Some(t) = stored.and_then(|s| DateTime::parse_from_rfc3339(s).ok()) else {
+        return "-".into();
+    };
+    let secs = (now - t.with_timezone(&Utc)).num_seconds();
+    let (n, unit) = match secs.unsigned_abs() {
+        s if s < 120 => (s, "s"),
+        s if s < 7200 => (s / 60, "m"),
+        s if s < 172_800 => (s / 3600, "h"),
+        s => (s / 86_400, "d"),
+    };
+    if secs >= 0 {
+        format!("{n}{unit} ago")
+    } else {
+        format!("in {n}{unit}")
+    }
+}
+
+/// A source whose newest post is this old while polls succeed may have gone silently stale.
+const STALE_AFTER_DAYS: i64 = 7;
+
+async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let now = Utc::now();
+    let rows = store.source_statuses(now).await?;
+    // Configured sources that never ran show up too: silence must never look like health.
+    let mut never: Vec<(String, String)> = Vec::new();
+    if let Ok(sources) = crate::sources::build(&config.sources, &config.brands) {
+        for s in sources {
+            for q in s.queries() {
+                if !rows.iter().any(|r| r.source_id == s.id() && r.query == q) {
+                    never.push((s.id().to_string(), q));
+                }
+            }
+        }
+    }
+    store.close().await;
+    let stale = |newest: Option<&str>| {
+        newest
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .is_some_and(|t| now - t.with_timezone(&Utc) > chrono::Duration::days(STALE_AFTER_DAYS))
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match format {
+        StatusFormat::Json => {
+            let mut list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["stale"] = serde_json::Value::Bool(stale(r.newest_post_at.as_deref()));
+                    v
+                })
+                .collect();
+            for (source, query) in &never {
+                list.push(serde_json::json!({"source_id": source, "query": query, "state": "never_polled"}));
+            }
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "sources": list }))?;
+            writeln!(out)?;
+        }
+        StatusFormat::Table => {
+            writeln!(
+                out,
+                "{:<28} {:<24} {:<12} {:>9} {:>9} {:>5} {:>11} {:>7} {:>7}  LAST ERROR / NOTE",
+                "SOURCE", "QUERY", "STATE", "LAST OK", "NEXT", "FAILS", "NEWEST POST", "1H", "24H"
+            )?;
+            for r in &rows {
+                let mut remark = String::new();
+                if let Some(e) = &r.last_error {
+                    if r.state != "ok" || r.consecutive_failures > 0 {
+                        remark = format!("{} ({})", e, age(r.last_error_at.as_deref(), now));
+                    }
+                }
+                if stale(r.newest_post_at.as_deref()) {
+                    remark = format!(
+                        "STALE: newest post {}; {remark}",
+                        age(r.newest_post_at.as_deref(), now)
+                    );
+                }
+                if let Some(note) = r.note.as_deref().filter(|_| remark.is_empty()) {
+                    remark = note.to_string();
+                }
+                if let (Some(rem), Some(reset)) = (r.rate_remaining, r.rate_reset_at.as_deref()) {
+                    if rem < 1.0 {
+                        remark = format!(
+                            "rate limit used up, resets {}; {remark}",
+                            age(Some(reset), now)
+                        );
+                    }
+                }
+                writeln!(
+                    out,
+                    "{:<28} {:<24} {:<12} {:>9} {:>9} {:>5} {:>11} {:>7} {:>7}  {}",
+                    clip(&r.source_id, 28),
+                    clip(&r.query, 24),
+                    r.state,
+                    age(r.last_success_at.as_deref(), now),
+                    age(r.next_poll_at.as_deref(), now),
+                    r.consecutive_failures,
+                    age(r.newest_post_at.as_deref(), now),
+                    r.stored_last_hour,
+                    r.stored_last_day,
+                    remark.trim_end_matches("; ")
+                )?;
+            }
+            for (source, query) in &never {
+                writeln!(
+                    out,
+                    "{:<28} {:<24} {:<12}",
+                    clip(source, 28),
+                    clip(query, 24),
+                    "never polled"
+                )?;
+            }
+            if rows.is_empty() && never.is_empty() {
+                writeln!(out, "no source configured and nothing polled yet")?;
+            }
         }
     }
     out.flush()?;

@@ -5,10 +5,14 @@
 //! the [`store`] keeps them for analysts and for spike detection.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod matcher;
 pub mod mention;
 pub mod pipeline;
 pub mod sentiment;
+pub mod simulator;
+pub mod sources;
 pub mod store;
 pub mod text;

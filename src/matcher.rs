@@ -241,6 +241,19 @@ impl Matcher {
             .collect()
     }
 
+    /// Indexes of the named brands (case-insensitive) whose exclusions the text does not
+    /// contain: for sources whose every post is about a known brand (a brand's review feed).
+    pub fn assigned(&self, names: &[String], text: &str) -> Vec<usize> {
+        let tokens = Tokens::of(text);
+        self.brands
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| names.iter().any(|n| n.eq_ignore_ascii_case(&b.name)))
+            .filter(|(_, b)| !b.exclude.iter().any(|t| t.matches(&tokens)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     pub fn brand_name(&self, index: usize) -> &str {
         &self.brands[index].name
     }

@@ -9,6 +9,7 @@ use crate::config::BrandConfig;
 use crate::matcher::Matcher;
 use crate::mention::{LangOrigin, Mention, ScoredMention};
 use crate::sentiment::{LanguageDetector, Scorer};
+use crate::sources::Item;
 use crate::store::{InsertOutcome, Store, StoreError};
 use crate::text;
 
@@ -53,9 +54,23 @@ impl Pipeline {
             .is_empty()
     }
 
-    pub fn process(&self, mut mention: Mention) -> Processed {
+    pub fn process(&self, mention: Mention) -> Processed {
+        self.process_for(mention, &[])
+    }
+
+    /// A source's item: matched like any post, or attributed to the brands the source is
+    /// dedicated to (exclusions and language filters still apply).
+    pub fn process_item(&self, item: Item) -> Processed {
+        self.process_for(item.mention, &item.brands)
+    }
+
+    fn process_for(&self, mut mention: Mention, assigned: &[String]) -> Processed {
         mention.text = text::normalise(&mention.text);
-        let candidates = self.matcher.candidates(&mention.text);
+        let candidates = if assigned.is_empty() {
+            self.matcher.candidates(&mention.text)
+        } else {
+            self.matcher.assigned(assigned, &mention.text)
+        };
         if candidates.is_empty() {
             return Processed::Unmatched;
         }

@@ -6,6 +6,7 @@
 //! analyst's `sqlite3` shell, a backup).
 
 mod query;
+mod sources;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::config::DatabaseLocation;
 use crate::mention::{ScoredMention, format_time};
 
 pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
+pub use sources::{PageCommit, SourceHealth, SourceStatus};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -195,11 +197,15 @@ impl Store {
                 Ok(outcome)
             }
             Err(e) => {
-                // The brand cache may hold ids created in this transaction.
-                self.brand_ids.lock().expect("brand id cache").clear();
+                self.forget_brand_ids();
                 Err(e)
             }
         }
+    }
+
+    /// After a rolled-back transaction the brand cache may hold ids created in it.
+    fn forget_brand_ids(&self) {
+        self.brand_ids.lock().expect("brand id cache").clear();
     }
 
     /// Inserts within a caller's transaction, so a source can advance its cursor atomically

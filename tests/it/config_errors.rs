@@ -142,3 +142,64 @@ fn config_from_environment_variable() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("1 brand(s)"));
 }
+
+#[test]
+fn secrets_are_refused_inline() {
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.mastodon]\nbase_url = \"https://mastodon.social\"\ntoken = \"abc\"\n"
+    ));
+    assert!(
+        err.contains(":7:9:")
+            && err.contains("sources.mastodon.token")
+            && err.contains("token_file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_secret_file_names_the_key() {
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.bluesky]\nidentifier = \"acme.example\"\napp_password_file = \"/nonexistent/bsky\"\n"
+    ));
+    assert!(
+        err.contains(":7:")
+            && err.contains("sources.bluesky.app_password_file")
+            && err.contains("/nonexistent/bsky"),
+        "{err}"
+    );
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.bluesky]\nidentifier = \"acme.example\"\n"
+    ));
+    assert!(err.contains("app_password_file"), "{err}");
+}
+
+#[test]
+fn source_values_are_checked() {
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.mastodon]\nbase_url = \"mastodon.social\"\n"
+    ));
+    assert!(
+        err.contains(":6:") && err.contains("sources.mastodon.base_url"),
+        "{err}"
+    );
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.hackernews]\ninterval = \"5\"\n"
+    ));
+    assert!(
+        err.contains(":6:")
+            && err.contains("sources.hackernews.interval")
+            && err.contains("no unit"),
+        "{err}"
+    );
+    let err = rejected(&format!(
+        "{BRAND}\n[[sources.rss]]\nurl = \"https://example.org/feed\"\nbrands = [\"Globex\"]\n"
+    ));
+    assert!(
+        err.contains(":7:") && err.contains("sources.rss[0].brands[0]") && err.contains("Globex"),
+        "{err}"
+    );
+    let err = rejected(&format!(
+        "{BRAND}\n[sources.x]\nbearer_token_env = \"PATH\"\n"
+    ));
+    assert!(err.contains("sources.x.monthly_budget"), "{err}");
+}

@@ -1,7 +1,10 @@
 //! Integration tests: one binary, real SQLite files in temp dirs, the real `mentiond` binary.
 
+mod fixtures;
 mod helpers;
 
 mod config_errors;
+mod daemon;
 mod ingest;
 mod query;
+mod sources;

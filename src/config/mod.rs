@@ -8,11 +8,21 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
+
+/// Builds a path from a literal list: `p!["brands", 0, "name"]`.
+macro_rules! p {
+    ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
+}
+
+mod locate;
+mod sources;
+
+use locate::{Document, Seg, join_path, span_of};
+pub use sources::*;
 
 /// The default location of the configuration file (overridable with `--config` or the
 /// `MENTIOND_CONFIG` environment variable).
@@ -46,6 +56,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub brands: Vec<BrandConfig>,
     pub email: EmailConfig,
+    pub sources: SourcesConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +116,8 @@ struct RawConfig {
     brands: Vec<RawBrand>,
     #[serde(default)]
     email: Option<RawEmail>,
+    #[serde(default)]
+    sources: Option<sources::RawSources>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,7 +196,7 @@ impl Config {
     pub fn summary(&self) -> String {
         let EmailTransport::File { dir } = &self.email.transport;
         format!(
-            "config OK: {} brand(s) [{}], storage {}, e-mail via file to {} ({} recipient(s))",
+            "config OK: {} brand(s) [{}], storage {}, sources [{}], e-mail via file to {} ({} recipient(s))",
             self.brands.len(),
             self.brands
                 .iter()
@@ -191,6 +204,11 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(", "),
             self.storage.database,
+            if self.sources.is_empty() {
+                "none".to_string()
+            } else {
+                self.sources.names().join(", ")
+            },
             dir.display(),
             self.email.to.len(),
         )
@@ -214,182 +232,9 @@ fn resolve(file: &Path, path: &str) -> PathBuf {
     }
 }
 
-struct Document<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Document<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
-        let column = self.text[line_start..offset].chars().count() + 1;
-        (line, column)
-    }
-
-    fn error(
-        &self,
-        span: Option<Range<usize>>,
-        key: &str,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        let (line, column) = span.map(|s| self.line_col(s.start)).unwrap_or((1, 1));
-        ConfigError::Invalid {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            key: key.to_string(),
-            message: message.into(),
-        }
-    }
-
-    fn toml_error(&self, e: &toml::de::Error, tree: Option<&DeTable<'_>>) -> ConfigError {
-        let span = e.span();
-        let message = e.message().trim().to_string();
-        let mut key = match (&span, tree) {
-            (Some(span), Some(tree)) => {
-                let mut path = Vec::new();
-                path_at(tree, span.start, &mut path);
-                join_path(&path)
-            }
-            _ => String::new(),
-        };
-        // serde reports a missing field on the table that lacks it: name the field itself.
-        if let Some(field) = between(&message, "missing field `", "`") {
-            key = if key.is_empty() {
-                field.to_string()
-            } else {
-                format!("{key}.{field}")
-            };
-        }
-        // An unknown key is reported on the key itself; make sure the key path ends with it.
-        if let Some(field) = between(&message, "unknown field `", "`") {
-            if !key.ends_with(field) {
-                key = if key.is_empty() {
-                    field.to_string()
-                } else {
-                    format!("{key}.{field}")
-                };
-            }
-        }
-        self.error(span, &key, message)
-    }
-}
-
-fn between<'s>(s: &'s str, start: &str, end: &str) -> Option<&'s str> {
-    let from = s.find(start)? + start.len();
-    let len = s[from..].find(end)?;
-    Some(&s[from..from + len])
-}
-
-#[derive(Debug, Clone)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-fn join_path(path: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
-}
-
-/// Fills `path` with the keys leading to the innermost key or value that contains `pos`.
-fn path_at(table: &DeTable<'_>, pos: usize, path: &mut Vec<Seg>) {
-    for (k, v) in table.iter() {
-        if k.span().contains(&pos) {
-            path.push(Seg::Key(k.get_ref().to_string()));
-            return;
-        }
-        if v.span().contains(&pos) || contains_in(v.get_ref(), pos) {
-            path.push(Seg::Key(k.get_ref().to_string()));
-            value_path_at(v.get_ref(), pos, path);
-            return;
-        }
-    }
-}
-
-fn value_path_at(value: &DeValue<'_>, pos: usize, path: &mut Vec<Seg>) {
-    match value {
-        DeValue::Table(t) => path_at(t, pos, path),
-        DeValue::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if item.span().contains(&pos) || contains_in(item.get_ref(), pos) {
-                    path.push(Seg::Index(i));
-                    value_path_at(item.get_ref(), pos, path);
-                    return;
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Arrays of tables (`[[brands]]`) are spread over the file: their own span may not cover
-/// their keys, so look inside.
-fn contains_in(value: &DeValue<'_>, pos: usize) -> bool {
-    match value {
-        DeValue::Table(t) => t.iter().any(|(k, v)| {
-            k.span().contains(&pos) || v.span().contains(&pos) || contains_in(v.get_ref(), pos)
-        }),
-        DeValue::Array(items) => items
-            .iter()
-            .any(|i| i.span().contains(&pos) || contains_in(i.get_ref(), pos)),
-        _ => false,
-    }
-}
-
-/// Span of the value at `path` (or of the closest existing ancestor).
-fn span_of(table: &DeTable<'_>, path: &[Seg]) -> Option<Range<usize>> {
-    let (first, rest) = path.split_first()?;
-    let Seg::Key(name) = first else { return None };
-    let (k, v) = table.iter().find(|(k, _)| k.get_ref() == name)?;
-    if rest.is_empty() {
-        return Some(v.span());
-    }
-    value_span_of(v.get_ref(), rest).or(Some(k.span()))
-}
-
-fn value_span_of(value: &DeValue<'_>, path: &[Seg]) -> Option<Range<usize>> {
-    match (value, path.first()?) {
-        (DeValue::Table(t), Seg::Key(_)) => span_of(t, path),
-        (DeValue::Array(items), Seg::Index(i)) => {
-            let item = items.get(*i)?;
-            if path.len() == 1 {
-                // A table inside an array of tables: point at its first key.
-                if let DeValue::Table(t) = item.get_ref() {
-                    if let Some((k, _)) = t.iter().min_by_key(|(k, _)| k.span().start) {
-                        return Some(k.span());
-                    }
-                }
-                return Some(item.span());
-            }
-            value_span_of(item.get_ref(), &path[1..]).or(Some(item.span()))
-        }
-        _ => None,
-    }
-}
-
 struct Validator<'a> {
     doc: &'a Document<'a>,
     tree: &'a DeTable<'a>,
-}
-
-/// Builds a path from a literal list: `p!["brands", 0, "name"]`.
-macro_rules! p {
-    ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
 }
 
 impl From<&str> for Seg {
@@ -431,11 +276,13 @@ impl Validator<'_> {
             brands.push(brand);
         }
         let email = self.email(raw.email)?;
+        let sources = self.sources(raw.sources.unwrap_or_default(), &brands)?;
         Ok(Config {
             file: file.to_path_buf(),
             storage,
             brands,
             email,
+            sources,
         })
     }
 
@@ -701,6 +548,26 @@ mod tests {
             "{MINIMAL}[[brands]]\nname = \"ACME\"\nkeywords = [\"a\"]\n"
         ));
         assert_eq!((line, key.as_str()), (5, "brands[1].name"));
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("token");
+        std::fs::write(&secret, "very-secret-token-123\n").unwrap();
+        let text = format!(
+            "{MINIMAL}\n[sources.mastodon]\nbase_url = \"https://mastodon.social\"\ntoken_file = \"{}\"\n",
+            secret.display()
+        );
+        let c = parse(&text).unwrap();
+        let m = c.sources.mastodon.as_ref().unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(m.token.as_ref().unwrap()),
+            "very-secret-token-123"
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
     }
 
     #[test]

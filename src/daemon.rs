@@ -1,0 +1,142 @@
+//! The long-running daemon: wiring of sources, pipeline and store into tasks, and a clean
+//! shutdown. Each source runs in its own task, so a failing platform never stalls the others.
+//! On shutdown every task finishes the page it is storing, commits, and returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::sentiment::Scorer;
+use crate::sources::runner::RunnerSettings;
+use crate::sources::{self, RetryPolicy, SourceRunner};
+use crate::store::Store;
+
+/// How long shutdown waits for tasks to finish their current page.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Everything the daemon's tasks share.
+pub struct Daemon {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub pipeline: Arc<Pipeline>,
+    pub clock: Arc<dyn Clock>,
+    /// Woken whenever a source stored new mentions.
+    pub stored: Arc<Notify>,
+}
+
+impl Daemon {
+    /// Opens the database (applying migrations) and builds the pipeline.
+    pub async fn start(config: Config) -> Result<Daemon> {
+        let store = Store::open(&config.storage.database)
+            .await
+            .with_context(|| format!("opening storage {}", config.storage.database))?;
+        let pipeline = Pipeline::new(&config.brands, Arc::new(Scorer::new()));
+        Ok(Daemon {
+            config: Arc::new(config),
+            store: Arc::new(store),
+            pipeline: Arc::new(pipeline),
+            clock: Arc::new(SystemClock),
+            stored: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops every task and closes the database.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let mut tasks = JoinSet::new();
+        let built = sources::build(&self.config.sources, &self.config.brands)
+            .context("setting up the sources")?;
+        if built.is_empty() {
+            warn!("no source configured: nothing will be polled (add a [sources.*] section)");
+        }
+        let settings = RunnerSettings {
+            backfill: self.config.sources.backfill,
+            max_pages_per_poll: self.config.sources.max_pages_per_poll,
+            policy: RetryPolicy::default(),
+        };
+        for source in built {
+            let id = source.id().to_string();
+            let queries = source.queries();
+            if queries.is_empty() {
+                warn!(source = %id, "no query for this source: the brands have no keyword, hashtag or handle it can search");
+                continue;
+            }
+            info!(source = %id, queries = queries.len(), interval = ?source.interval(), "starting source");
+            let runner = SourceRunner::new(
+                source,
+                self.pipeline.clone(),
+                self.store.clone(),
+                self.clock.clone(),
+                settings,
+            )
+            .await
+            .with_context(|| format!("loading the state of source {id}"))?
+            .with_stored_signal(self.stored.clone());
+            tasks.spawn(run_source(
+                runner,
+                self.clock.clone(),
+                shutdown.child_token(),
+            ));
+        }
+        info!(brands = self.config.brands.len(), "mentiond running");
+        shutdown.cancelled().await;
+        info!("shutting down: finishing the current pages");
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(r) = tasks.join_next().await {
+                if let Err(e) = r {
+                    warn!(error = %e, "a task ended abnormally");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                "some tasks did not stop in time; aborting them (their last page is not committed and will be fetched again)"
+            );
+            tasks.abort_all();
+        }
+        self.store.close().await;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// The forever-loop of one source: poll what is due, sleep until the next due time.
+async fn run_source(mut runner: SourceRunner, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+    loop {
+        let next = runner.poll_once(&shutdown).await;
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let wait = (next - clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(200));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Cancels `token` on SIGTERM or SIGINT.
+pub fn cancel_on_signals(token: CancellationToken) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+        token.cancel();
+    });
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! Mastodon (and compatible servers): public hashtag timelines on every configured instance;
+//! with an access token on the first instance, the account's mentions (notifications) and
+//! full-text status search.
+//!
+//! A post is identified by its ActivityPub `uri`, which is the same on every instance, so the
+//! same post seen through two instances is stored once. Boosts are unwrapped to the boosted
+//! post. Timelines page newest first with `max_id`/`since_id`; search is ordered by relevance
+//! and has no paging, so it keeps a set of recently seen posts instead.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::http::{Http, RateHeaders};
+use super::{Item, Page, PageRequest, Position, Resume, Source, SourceError, brand_keywords};
+use crate::config::{BrandConfig, MastodonConfig};
+use crate::mention::{Mention, normalise_lang_tag};
+
+/// Statuses per page (Mastodon's maximum for timelines is 40).
+const PAGE: usize = 40;
+/// How many search results are remembered as seen.
+const SEEN_CAP: usize = 2000;
+
+pub struct Mastodon {
+    id: String,
+    http: Http,
+    base: Url,
+    host: String,
+    interval: Duration,
+    token: Option<SecretString>,
+    queries: Vec<String>,
+}
+
+impl Mastodon {
+    /// `primary` is the `base_url` instance: the token, notifications and search belong to it.
+    pub fn new(
+        http: Http,
+        config: &MastodonConfig,
+        base: Url,
+        primary: bool,
+        brands: &[BrandConfig],
+    ) -> Mastodon {
+        let host = base.host_str().unwrap_or_default().to_string();
+        let token = if primary { config.token.clone() } else { None };
+        let mut tags: Vec<String> = Vec::new();
+        let mut add_tag = |t: &str| {
+            let t = t.trim_start_matches('#').to_lowercase();
+            if !t.is_empty() && !tags.contains(&t) {
+                tags.push(t);
+            }
+        };
+        for b in brands {
+            b.hashtags.iter().for_each(|h| add_tag(h));
+            if config.keywords_as_hashtags {
+                b.keywords
+                    .iter()
+                    .filter(|k| k.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                    .for_each(|k| add_tag(k));
+            }
+        }
+        let mut queries: Vec<String> = tags.into_iter().map(|t| format!("tag:{t}")).collect();
+        if token.is_some() {
+            if config.notifications {
+                queries.push("notifications".into());
+            }
+            if config.search {
+                queries.extend(
+                    brand_keywords(brands)
+                        .into_iter()
+                        .map(|k| format!("search:{k}")),
+                );
+            }
+        }
+        Mastodon {
+            id: format!("mastodon:{host}"),
+            http,
+            base,
+            host,
+            interval: config.interval,
+            token,
+            queries,
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, SourceError> {
+        self.base
+            .join(path)
+            .map_err(|e| SourceError::Permanent(format!("bad URL {path}: {e}")))
+    }
+
+    fn get(&self, url: Url) -> reqwest::RequestBuilder {
+        let req = self
+            .http
+            .client()
+            .get(url)
+            .header("accept", "application/json");
+        match &self.token {
+            Some(t) => req.bearer_auth(t.expose_secret()),
+            None => req,
+        }
+    }
+
+    async fn timeline(
+        &self,
+        req: PageRequest<'_>,
+        path: &str,
+        notifications: bool,
+    ) -> Result<Page, SourceError> {
+        let mut url = self.endpoint(path)?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &PAGE.to_string());
+            if notifications {
+                q.append_pair("types[]", "mention");
+            }
+            if let Some(id) = &req.floor.id {
+                q.append_pair("since_id", id);
+            }
+            if let Some(before) = req
+                .resume
+                .and_then(|r| r.before.as_ref())
+                .and_then(|p| p.id.as_ref())
+            {
+                q.append_pair("max_id", before);
+            }
+        }
+        let resp = match self
+            .http
+            .send(self.get(url), RateHeaders::Mastodon, req.now)
+            .await
+        {
+            Err(SourceError::Auth(msg)) if self.token.is_none() => {
+                return Err(SourceError::Auth(format!(
+                    "{msg}: {} restricts this timeline to logged-in users; set token_file or token_env",
+                    self.host
+                )));
+            }
+            other => other?,
+        };
+        let raw: Vec<serde_json::Value> = resp.json()?;
+        let full_page = raw.len() >= PAGE;
+        let mut page = Page {
+            rate: resp.rate,
+            ..Default::default()
+        };
+        let mut oldest: Option<Position> = None;
+        for value in raw {
+            let parsed = if notifications {
+                serde_json::from_value::<Notification>(value)
+                    .map(|n| (n.id, n.created_at, n.status))
+            } else {
+                serde_json::from_value::<Status>(value)
+                    .map(|s| (s.id.clone(), s.created_at, Some(s)))
+            };
+            let (id, time, status) = match parsed {
+                Ok(x) => x,
+                Err(e) => {
+                    page.skipped.push(format!(
+                        "unreadable {}: {e}",
+                        if notifications {
+                            "notification"
+                        } else {
+                            "status"
+                        }
+                    ));
+                    continue;
+                }
+            };
+            let position = Position { time, id: Some(id) };
+            if page.newest.is_none() {
+                page.newest = Some(position.clone());
+            }
+            // Without an id floor (first poll), the backfill window is a time.
+            let below_floor = req.floor.id.is_none() && time < req.floor.time;
+            oldest = Some(position);
+            if below_floor {
+                continue;
+            }
+            if let Some(status) = status {
+                match self.item(status) {
+                    Ok(item) => page.items.push(item),
+                    Err(reason) => page.skipped.push(reason),
+                }
+            }
+        }
+        let reached_floor = oldest
+            .as_ref()
+            .is_some_and(|o| req.floor.id.is_none() && o.time < req.floor.time);
+        if full_page && !reached_floor {
+            page.next = oldest.map(|o| Resume {
+                token: None,
+                before: Some(o),
+            });
+        }
+        if page.newest.is_none() && req.resume.is_none() && req.floor.id.is_none() && !notifications
+        {
+            page.note = Some(format!(
+                "nothing in this timeline on {} within the backfill window: nobody used the tag, or the instance \
+                 disables public hashtag timelines (a token may be needed)",
+                self.host
+            ));
+        }
+        Ok(page)
+    }
+
+    async fn search(&self, req: PageRequest<'_>, terms: &str) -> Result<Page, SourceError> {
+        let mut url = self.endpoint("/api/v2/search")?;
+        url.query_pairs_mut()
+            .append_pair("q", terms)
+            .append_pair("type", "statuses")
+            .append_pair("limit", &PAGE.to_string())
+            .append_pair("resolve", "false");
+        let resp = self
+            .http
+            .send(self.get(url), RateHeaders::Mastodon, req.now)
+            .await?;
+        let raw: SearchResults = resp.json()?;
+        let mut seen: VecDeque<String> =
+            serde_json::from_value(req.state.get("seen").cloned().unwrap_or_default())
+                .unwrap_or_default();
+        let mut page = Page {
+            rate: resp.rate,
+            ..Default::default()
+        };
+        for value in raw.statuses {
+            let status: Status = match serde_json::from_value(value) {
+                Ok(s) => s,
+                Err(e) => {
+                    page.skipped.push(format!("unreadable status: {e}"));
+                    continue;
+                }
+            };
+            let status = status.unwrap_boost();
+            if seen.contains(&status.uri) || status.created_at < req.floor.time {
+                continue;
+            }
+            seen.push_back(status.uri.clone());
+            match self.item(status) {
+                Ok(item) => page.items.push(item),
+                Err(reason) => page.skipped.push(reason),
+            }
+        }
+        while seen.len() > SEEN_CAP {
+            seen.pop_front();
+        }
+        page.state = Some(serde_json::json!({ "seen": seen }));
+        Ok(page)
+    }
+
+    fn item(&self, status: Status) -> Result<Item, String> {
+        let s = status.unwrap_boost();
+        if s.uri.trim().is_empty() {
+            return Err(format!("status {} has no uri", s.id));
+        }
+        let mut text = String::new();
+        if !s.spoiler_text.trim().is_empty() {
+            text.push_str(&s.spoiler_text);
+            text.push('\n');
+        }
+        text.push_str(&s.content);
+        let author = s.account.as_ref().map(|a| {
+            if a.acct.contains('@') {
+                a.acct.clone()
+            } else {
+                format!("{}@{}", a.acct, self.host)
+            }
+        });
+        let mut engagement = std::collections::BTreeMap::new();
+        engagement.insert("favourites".to_string(), s.favourites_count);
+        engagement.insert("reblogs".to_string(), s.reblogs_count);
+        engagement.insert("replies".to_string(), s.replies_count);
+        let mention = Mention {
+            source: "mastodon".into(),
+            external_id: s.uri.clone(),
+            text,
+            created_at: s.created_at,
+            url: s.url.clone().or(Some(s.uri.clone())),
+            author,
+            author_followers: s.account.as_ref().map(|a| a.followers_count),
+            lang: s.language.as_deref().and_then(normalise_lang_tag),
+            reply_to: s.in_reply_to_id.clone(),
+            engagement,
+        };
+        mention
+            .validated()
+            .map(Item::new)
+            .map_err(|e| format!("status {}: {e}", s.id))
+    }
+}
+
+impl Source for Mastodon {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn platform(&self) -> &'static str {
+        "mastodon"
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn queries(&self) -> Vec<String> {
+        self.queries.clone()
+    }
+
+    fn fetch<'a>(&'a self, req: PageRequest<'a>) -> BoxFuture<'a, Result<Page, SourceError>> {
+        Box::pin(async move {
+            if let Some(tag) = req.query.strip_prefix("tag:") {
+                let path = format!("/api/v1/timelines/tag/{}", urlencode_segment(tag));
+                self.timeline(req, &path, false).await
+            } else if req.query == "notifications" {
+                self.timeline(req, "/api/v1/notifications", true).await
+            } else if let Some(terms) = req.query.strip_prefix("search:") {
+                self.search(req, terms).await
+            } else {
+                Err(SourceError::Permanent(format!(
+                    "unknown query {:?}",
+                    req.query
+                )))
+            }
+        })
+    }
+}
+
+fn urlencode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResults {
+    #[serde(default)]
+    statuses: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Notification {
+    id: String,
+    created_at: DateTime<Utc>,
+    status: Option<Status>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Account {
+    acct: String,
+    #[serde(default)]
+    followers_count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Status {
+    id: String,
+    created_at: DateTime<Utc>,
+    uri: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    spoiler_text: String,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
+    #[serde(default)]
+    account: Option<Account>,
+    #[serde(default)]
+    replies_count: u64,
+    #[serde(default)]
+    reblogs_count: u64,
+    #[serde(default)]
+    favourites_count: u64,
+    #[serde(default)]
+    reblog: Option<Box<Status>>,
+}
+
+impl Status {
+    /// A boost carries the boosted post in `reblog`: that post is the mention.
+    fn unwrap_boost(self) -> Status {
+        match self.reblog {
+            Some(inner) => inner.unwrap_boost(),
+            None => self,
+        }
+    }
+}
