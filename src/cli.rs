@@ -65,6 +65,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
         format: StatusFormat,
     },
+    /// Recompute stored sentiment scores after an engine change (only mentions scored by
+    /// another version; in batches, resumable).
+    Rescore {
+        /// Only mentions published at or after: RFC 3339 or YYYY-MM-DD.
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// Mentions per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -202,6 +212,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Query(args) => query(&cli.config, args).await,
         Command::Sentiment { lang } => sentiment(&lang),
         Command::Run => run_daemon(&cli.config).await,
+        Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
 }
@@ -601,5 +612,23 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
         }
     }
     out.flush()?;
+    Ok(0)
+}
+
+async fn rescore(config_path: &Path, since: Option<DateTime<Utc>>, batch: usize) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let scorer = Scorer::new();
+    let report = crate::pipeline::rescore(&scorer, &store, since, batch.max(1), |r| {
+        tracing::info!(
+            rescored = r.rescored,
+            relabelled = r.relabelled,
+            "rescoring"
+        );
+    })
+    .await
+    .context("rescoring stored mentions")?;
+    store.close().await;
+    println!("{report} (scorer {})", scorer.version());
     Ok(0)
 }

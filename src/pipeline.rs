@@ -203,3 +203,54 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// What `mentiond rescore` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RescoreReport {
+    pub rescored: u64,
+    /// Mentions whose label changed (e.g. neutral to negative).
+    pub relabelled: u64,
+}
+
+impl std::fmt::Display for RescoreReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rescored {}, label changed {}",
+            self.rescored, self.relabelled
+        )
+    }
+}
+
+/// Recomputes the scores of every stored mention scored by another engine version, in
+/// batches of `batch`, each committed on its own: an interrupted run resumes where it stopped
+/// (rescored rows carry the new version and are not selected again).
+pub async fn rescore(
+    scorer: &Scorer,
+    store: &Store,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    batch: usize,
+    mut progress: impl FnMut(&RescoreReport),
+) -> Result<RescoreReport, StoreError> {
+    let mut report = RescoreReport::default();
+    let mut after = 0i64;
+    loop {
+        let rows = store
+            .mentions_to_rescore(scorer.version(), since, after, batch as i64)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        let mut scores = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let s = scorer.score(&row.text, row.lang.as_deref());
+            if s.map(|s| s.label.as_str()) != row.label.as_deref() {
+                report.relabelled += 1;
+            }
+            scores.push((row.id, s));
+        }
+        store.update_scores(scorer.version(), &scores).await?;
+        report.rescored += rows.len() as u64;
+        progress(&report);
+    }
+    Ok(report)
+}

@@ -285,6 +285,9 @@ fn push_text(out: &mut String, text: &str, skipping: bool) {
 /// lowercase, a few letters without decomposition spelled out (`ß` -> `ss`, `ø` -> `o`), and
 /// typographic apostrophes made ASCII. `Caffè` and `CAFFE` both fold to `caffe`.
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.nfd() {
         if is_combining_mark(c) {

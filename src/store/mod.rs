@@ -290,3 +290,71 @@ impl Store {
             .await?)
     }
 }
+
+/// A stored mention whose scores may need recomputing.
+#[derive(Debug, Clone)]
+pub struct ScoreRow {
+    pub id: i64,
+    pub text: String,
+    pub lang: Option<String>,
+    pub label: Option<String>,
+}
+
+impl Store {
+    /// Up to `limit` mentions scored by another version than `version`, after `after_id`, in
+    /// id order (so a run can resume where it stopped), optionally only those published at or
+    /// after `since`.
+    pub async fn mentions_to_rescore(
+        &self,
+        version: &str,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ScoreRow>, StoreError> {
+        let since = since.map(|t| format_time(&t)).unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT id, text, lang, label FROM mentions \
+             WHERE id > ? AND scorer_version <> ? AND created_at >= ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(version)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScoreRow {
+                    id: r.try_get(0)?,
+                    text: r.try_get(1)?,
+                    lang: r.try_get(2)?,
+                    label: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Writes new scores for a batch in one transaction.
+    pub async fn update_scores(
+        &self,
+        version: &str,
+        scores: &[(i64, Option<crate::mention::Sentiment>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for (id, s) in scores {
+            sqlx::query("UPDATE mentions SET compound = ?, pos = ?, neu = ?, neg = ?, label = ?, scorer_version = ? WHERE id = ?")
+                .bind(s.map(|s| s.compound))
+                .bind(s.map(|s| s.pos))
+                .bind(s.map(|s| s.neu))
+                .bind(s.map(|s| s.neg))
+                .bind(s.map(|s| s.label.as_str()))
+                .bind(version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

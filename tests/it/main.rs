@@ -7,4 +7,5 @@ mod config_errors;
 mod daemon;
 mod ingest;
 mod query;
+mod sentiment;
 mod sources;
