@@ -75,6 +75,13 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// Run the spike detector with its shipped defaults over a `timestamp,value` CSV and write
+    /// `timestamp,value,anomaly_score,is_alert` to stdout.
+    Detect {
+        /// CSV file (`-` for stdin), e.g. a NAB realTweets series.
+        #[arg(long, short = 'i')]
+        input: String,
+    },
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -212,6 +219,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Query(args) => query(&cli.config, args).await,
         Command::Sentiment { lang } => sentiment(&lang),
         Command::Run => run_daemon(&cli.config).await,
+        Command::Detect { input } => detect(&input),
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
@@ -630,5 +638,20 @@ async fn rescore(config_path: &Path, since: Option<DateTime<Utc>>, batch: usize)
     .context("rescoring stored mentions")?;
     store.close().await;
     println!("{report} (scorer {})", scorer.version());
+    Ok(0)
+}
+
+fn detect(input: &str) -> Result<u8> {
+    let stdout = io::stdout();
+    let out = io::BufWriter::new(stdout.lock());
+    let params = crate::detect::DetectorParams::default();
+    let rows = if input == "-" {
+        crate::detect::detect_csv(io::stdin().lock(), out, params)
+    } else {
+        let file = std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?;
+        crate::detect::detect_csv(io::BufReader::new(file), out, params)
+    }
+    .with_context(|| format!("reading {input}"))?;
+    tracing::debug!(rows, "detect done");
     Ok(0)
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod detect;
 pub mod matcher;
 pub mod mention;
 pub mod pipeline;

@@ -5,6 +5,7 @@ mod helpers;
 
 mod config_errors;
 mod daemon;
+mod detect;
 mod ingest;
 mod query;
 mod sentiment;
