@@ -18,9 +18,13 @@ macro_rules! p {
     ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
 }
 
+mod alerts;
+mod email;
 mod locate;
 mod sources;
 
+pub use alerts::*;
+pub use email::*;
 use locate::{Document, Seg, join_path, span_of};
 pub use sources::*;
 
@@ -57,6 +61,7 @@ pub struct Config {
     pub brands: Vec<BrandConfig>,
     pub email: EmailConfig,
     pub sources: SourcesConfig,
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,19 +97,6 @@ pub struct BrandConfig {
     pub languages: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmailConfig {
-    pub transport: EmailTransport,
-    pub from: String,
-    pub to: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum EmailTransport {
-    /// Writes each message as an `.eml` file into this folder.
-    File { dir: PathBuf },
-}
-
 // ---- raw shape, as serde reads it ----
 
 #[derive(Debug, Deserialize)]
@@ -115,7 +107,9 @@ struct RawConfig {
     #[serde(default)]
     brands: Vec<RawBrand>,
     #[serde(default)]
-    email: Option<RawEmail>,
+    email: Option<email::RawEmail>,
+    #[serde(default)]
+    alerts: Option<alerts::RawAlerts>,
     #[serde(default)]
     sources: Option<sources::RawSources>,
 }
@@ -142,26 +136,7 @@ struct RawBrand {
     languages: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEmail {
-    #[serde(default = "default_transport")]
-    transport: String,
-    #[serde(default)]
-    dir: Option<String>,
-    #[serde(default)]
-    from: Option<String>,
-    #[serde(default)]
-    to: Vec<String>,
-}
-
-fn default_transport() -> String {
-    "file".into()
-}
-
 const DEFAULT_DATABASE_URL: &str = "sqlite://mentiond.db";
-const DEFAULT_OUTBOX_DIR: &str = "outbox";
-const DEFAULT_FROM: &str = "mentiond <mentiond@localhost>";
 
 impl Config {
     /// Reads, parses and validates a configuration file.
@@ -194,9 +169,8 @@ impl Config {
 
     /// One line for `mentiond check-config`.
     pub fn summary(&self) -> String {
-        let EmailTransport::File { dir } = &self.email.transport;
         format!(
-            "config OK: {} brand(s) [{}], storage {}, sources [{}], e-mail via file to {} ({} recipient(s))",
+            "config OK: {} brand(s) [{}], storage {}, sources [{}], alerts {}, e-mail {} ({} recipient(s))",
             self.brands.len(),
             self.brands
                 .iter()
@@ -209,7 +183,8 @@ impl Config {
             } else {
                 self.sources.names().join(", ")
             },
-            dir.display(),
+            if self.alerts.enabled { "on" } else { "off" },
+            self.email.transport,
             self.email.to.len(),
         )
     }
@@ -277,12 +252,14 @@ impl Validator<'_> {
         }
         let email = self.email(raw.email)?;
         let sources = self.sources(raw.sources.unwrap_or_default(), &brands)?;
+        let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email)?;
         Ok(Config {
             file: file.to_path_buf(),
             storage,
             brands,
             email,
             sources,
+            alerts,
         })
     }
 
@@ -395,55 +372,6 @@ impl Validator<'_> {
             languages,
         })
     }
-
-    fn email(&self, raw: Option<RawEmail>) -> Result<EmailConfig, ConfigError> {
-        let raw = raw.unwrap_or(RawEmail {
-            transport: default_transport(),
-            dir: None,
-            from: None,
-            to: Vec::new(),
-        });
-        let transport = match raw.transport.as_str() {
-            "file" => EmailTransport::File {
-                dir: resolve(
-                    self.doc.file,
-                    raw.dir.as_deref().unwrap_or(DEFAULT_OUTBOX_DIR),
-                ),
-            },
-            "smtp" => {
-                return Err(self.err(
-                    p!["email", "transport"],
-                    "the smtp transport is not available yet; use \"file\"",
-                ));
-            }
-            other => {
-                return Err(self.err(
-                    p!["email", "transport"],
-                    format!("unknown transport {other:?}: expected \"file\""),
-                ));
-            }
-        };
-        let from = raw.from.unwrap_or_else(|| DEFAULT_FROM.into());
-        if let Err(e) = from.parse::<lettre::message::Mailbox>() {
-            return Err(self.err(
-                p!["email", "from"],
-                format!("{from:?} is not an e-mail address: {e}"),
-            ));
-        }
-        for (j, to) in raw.to.iter().enumerate() {
-            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
-                return Err(self.err(
-                    p!["email", "to", j],
-                    format!("{to:?} is not an e-mail address: {e}"),
-                ));
-            }
-        }
-        Ok(EmailConfig {
-            transport,
-            from,
-            to: raw.to,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -476,12 +404,11 @@ mod tests {
             c.storage.database,
             DatabaseLocation::Sqlite(PathBuf::from("/etc/mentiond/mentiond.db"))
         );
-        assert_eq!(
-            c.email.transport,
-            EmailTransport::File {
-                dir: PathBuf::from("/etc/mentiond/outbox")
-            }
+        assert!(
+            matches!(&c.email.transport, EmailTransport::File { dir } if dir == &PathBuf::from("/etc/mentiond/outbox"))
         );
+        assert!(c.alerts.enabled);
+        assert_eq!(c.alerts.rule("Acme").min_negative, 5);
     }
 
     #[test]

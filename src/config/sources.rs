@@ -378,7 +378,7 @@ fn read_secret_file(path: &Path) -> Result<SecretString, String> {
 }
 
 impl Validator<'_> {
-    fn duration(
+    pub(super) fn duration(
         &self,
         path: Vec<Seg>,
         raw: Option<&str>,
@@ -392,7 +392,7 @@ impl Validator<'_> {
         Ok(d)
     }
 
-    fn url(&self, path: Vec<Seg>, raw: &str) -> Result<Url, ConfigError> {
+    pub(super) fn url(&self, path: Vec<Seg>, raw: &str) -> Result<Url, ConfigError> {
         let url = Url::parse(raw.trim())
             .map_err(|e| self.err(path.clone(), format!("{raw:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -403,7 +403,7 @@ impl Validator<'_> {
 
     /// Reads the secret `name` of `section` from `<name>_file`, `<name>_env` or the systemd
     /// credentials folder. A value written in the config itself is refused.
-    fn secret(
+    pub(super) fn secret(
         &self,
         section: &[&str],
         name: &str,
