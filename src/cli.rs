@@ -536,7 +536,20 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             }
         }
     }
+    let x_budget = match &config.sources.x {
+        Some(x) => Some((store.billed_in_month("x", now).await?, x.monthly_budget)),
+        None => None,
+    };
     store.close().await;
+    let next_month = {
+        use chrono::Datelike;
+        let (y, m) = if now.month() == 12 {
+            (now.year() + 1, 1)
+        } else {
+            (now.year(), now.month() + 1)
+        };
+        format!("{y:04}-{m:02}-01")
+    };
     let stale = |newest: Option<&str>| {
         newest
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -557,7 +570,12 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             for (source, query) in &never {
                 list.push(serde_json::json!({"source_id": source, "query": query, "state": "never_polled"}));
             }
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "sources": list }))?;
+            let mut doc = serde_json::json!({ "sources": list });
+            if let Some((used, budget)) = x_budget {
+                doc["x_budget"] =
+                    serde_json::json!({"used": used, "budget": budget, "resets": next_month});
+            }
+            serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
         StatusFormat::Table => {
@@ -616,6 +634,13 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             }
             if rows.is_empty() && never.is_empty() {
                 writeln!(out, "no source configured and nothing polled yet")?;
+            }
+            if let Some((used, budget)) = x_budget {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "X budget: {used} of {budget} posts read this month; resets {next_month}"
+                )?;
             }
         }
     }

@@ -110,8 +110,24 @@ impl Daemon {
 
 /// The forever-loop of one source: poll what is due, sleep until the next due time.
 async fn run_source(mut runner: SourceRunner, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+    use futures_util::FutureExt;
     loop {
-        let next = runner.poll_once(&shutdown).await;
+        // A bug triggered by one platform's data must not silence that platform for good.
+        let polled = std::panic::AssertUnwindSafe(runner.poll_once(&shutdown))
+            .catch_unwind()
+            .await;
+        let next = match polled {
+            Ok(next) => next,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(source = runner.source().id(), panic = %what, "a poll panicked (a bug); retrying in 5 minutes");
+                clock.now() + chrono::Duration::minutes(5)
+            }
+        };
         if shutdown.is_cancelled() {
             break;
         }

@@ -71,13 +71,16 @@ fn tag_end(s: &str, start: usize) -> Option<usize> {
         return None;
     }
     let mut quote: Option<u8> = None;
-    for (i, &b) in bytes.iter().enumerate().skip(start + 1) {
+    // A tag is short: a `<` with no `>` nearby is text, and scanning no further keeps a long
+    // text full of `<x` linear.
+    let end = bytes.len().min(start + 2000);
+    for (i, &b) in bytes.iter().enumerate().take(end).skip(start + 1) {
         match quote {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'"' || b == b'\'' => quote = Some(b),
             None if b == b'>' => return Some(i + 1),
-            None if b == b'<' || b == b'\n' && i - start > 2000 => return None,
+            None if b == b'<' => return None,
             None => {}
         }
     }

@@ -325,6 +325,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let n: u64 = digits
             .parse()
             .map_err(|_| format!("{s:?}: a number must come before {unit:?}"))?;
+        if n > 1_000_000_000 {
+            return Err(format!("{s:?} is too long"));
+        }
         digits.clear();
         let ms = match unit.as_str() {
             "ms" => n,
@@ -340,6 +343,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             }
         };
         total = total.saturating_add(ms);
+        if total > 10 * 365 * 86_400_000 {
+            return Err(format!("{s:?} is longer than 10 years"));
+        }
         saw_unit = true;
     }
     if !digits.is_empty() || !saw_unit {
@@ -364,6 +370,11 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     out
+}
+
+/// Printable ASCII: what an HTTP header value may hold.
+fn is_header_value(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Where a secret was found, for messages (never the value).
@@ -488,6 +499,14 @@ impl Validator<'_> {
         if max_pages_per_poll == 0 {
             return Err(self.err(p!["sources", "max_pages_per_poll"], "must be at least 1"));
         }
+        if let Some(c) = &raw.contact {
+            if !is_header_value(c) {
+                return Err(self.err(
+                    p!["sources", "contact"],
+                    "must be plain ASCII (it goes into the User-Agent header)",
+                ));
+            }
+        }
         let mut out = SourcesConfig {
             backfill,
             timeout,
@@ -501,7 +520,10 @@ impl Validator<'_> {
             let mut instances = vec![self.url(p!["sources", "mastodon", "base_url"], &m.base_url)?];
             for (i, u) in m.instances.iter().enumerate() {
                 let url = self.url(p!["sources", "mastodon", "instances", i], u)?;
-                if instances.iter().any(|x| x.host_str() == url.host_str()) {
+                if instances
+                    .iter()
+                    .any(|x| x.host_str() == url.host_str() && x.port() == url.port())
+                {
                     return Err(self.err(
                         p!["sources", "mastodon", "instances", i],
                         format!("{u:?} is listed twice"),
@@ -592,6 +614,14 @@ impl Validator<'_> {
                 }
                 _ => None,
             };
+            if let Some(ua) = &r.user_agent {
+                if !is_header_value(ua) {
+                    return Err(self.err(
+                        p!["sources", "reddit", "user_agent"],
+                        "must be plain ASCII (it is the User-Agent header)",
+                    ));
+                }
+            }
             out.reddit = Some(RedditConfig {
                 api_url: self.url(p!["sources", "reddit", "api_url"], &r.api_url)?,
                 www_url: self.url(p!["sources", "reddit", "www_url"], &r.www_url)?,
@@ -691,6 +721,15 @@ impl Validator<'_> {
                     "X bills per post read: set monthly_budget, the most posts mentiond may read per month",
                 )
             })?;
+            for (i, b) in brands.iter().enumerate() {
+                let q = crate::sources::x::brand_query(b);
+                if q.len() > 512 {
+                    return Err(self.err(
+                        p!["brands", i, "keywords"],
+                        format!("brand {:?} makes an X query of {} characters; X accepts 512: fewer keywords, or a shorter list for X", b.name, q.len()),
+                    ));
+                }
+            }
             out.x = Some(XConfig {
                 base_url: self.url(p!["sources", "x", "base_url"], &x.base_url)?,
                 bearer_token: token,

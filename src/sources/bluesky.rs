@@ -20,6 +20,8 @@ use crate::config::{BlueskyConfig, BrandConfig};
 use crate::mention::{Mention, normalise_lang_tag};
 
 const PAGE: usize = 100;
+/// Posts dated further in the future than this are stored with the time they were indexed.
+const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 /// Bluesky allows 30 createSession calls per 5 minutes per account; stay well below.
 const SESSIONS_PER_WINDOW: usize = 10;
 const SESSION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
@@ -334,8 +336,11 @@ impl Bluesky {
                 Err(reason) => page.skipped.push(reason),
             }
         }
-        let reached_floor = oldest.is_some_and(|o| o < req.floor.time);
-        if n >= PAGE && !reached_floor {
+        // The AppView filters results after the search, so a short page is not the end: go on
+        // while it hands out a cursor and posts (the `since` bound ends the round with an empty
+        // page).
+        let reached_floor = oldest.is_some_and(|o| o < req.floor.time - SINCE_SLACK);
+        if n > 0 && !reached_floor {
             if let Some(cursor) = raw.cursor {
                 page.next = Some(Resume {
                     token: Some(cursor),
@@ -490,7 +495,12 @@ impl PostView {
             source: "bluesky".into(),
             external_id: self.uri.clone(),
             text: self.record.text.clone(),
-            created_at: self.record.created_at.unwrap_or(self.indexed_at),
+            // The creation time is the client's word; a post cannot come from the future.
+            created_at: self
+                .record
+                .created_at
+                .filter(|c| *c <= self.indexed_at + MAX_CLOCK_SKEW)
+                .unwrap_or(self.indexed_at),
             url: Some(format!(
                 "https://bsky.app/profile/{}/post/{rkey}",
                 self.author.handle

@@ -16,6 +16,7 @@ use crate::config::{BrandConfig, HackerNewsConfig};
 use crate::mention::Mention;
 
 const PAGE: usize = 100;
+const INDEX_SLACK: chrono::Duration = chrono::Duration::minutes(10);
 
 pub struct HackerNews {
     http: Http,
@@ -38,7 +39,9 @@ impl HackerNews {
     }
 
     async fn search(&self, req: PageRequest<'_>, terms: &str) -> Result<Page, SourceError> {
-        let floor = req.floor.time.timestamp();
+        // Algolia indexes with a delay: each round looks a little below the floor again; posts
+        // already stored are not stored again.
+        let floor = (req.floor.time - INDEX_SLACK).timestamp();
         let before = req
             .resume
             .and_then(|r| r.before.as_ref())

@@ -57,10 +57,20 @@ fn epoch_or_delta(v: f64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return None;
     }
     if v > 1.0e9 {
-        DateTime::from_timestamp(v as i64, 0)
+        DateTime::from_timestamp(v.min(1.0e11) as i64, 0)
     } else {
-        Some(now + chrono::Duration::milliseconds((v * 1000.0) as i64))
+        seconds_from(now, v)
     }
+}
+
+/// `now` plus `secs` seconds, for a header value that may be anything.
+fn seconds_from(now: DateTime<Utc>, secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    now.checked_add_signed(chrono::Duration::milliseconds(
+        (secs.min(1.0e9) * 1000.0) as i64,
+    ))
 }
 
 pub fn parse_rate_limit(style: RateHeaders, headers: &HeaderMap, now: DateTime<Utc>) -> RateLimit {

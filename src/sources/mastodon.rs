@@ -46,6 +46,11 @@ impl Mastodon {
         brands: &[BrandConfig],
     ) -> Mastodon {
         let host = base.host_str().unwrap_or_default().to_string();
+        // Two instances on one host (a test, a proxy) differ by port.
+        let instance = match base.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
         let token = if primary { config.token.clone() } else { None };
         let mut tags: Vec<String> = Vec::new();
         let mut add_tag = |t: &str| {
@@ -77,7 +82,7 @@ impl Mastodon {
             }
         }
         Mastodon {
-            id: format!("mastodon:{host}"),
+            id: format!("mastodon:{instance}"),
             http,
             base,
             host,
@@ -119,7 +124,7 @@ impl Mastodon {
                 q.append_pair("types[]", "mention");
             }
             if let Some(id) = &req.floor.id {
-                q.append_pair("since_id", id);
+                q.append_pair("since_id", &since_id(id, req.floor.time, notifications));
             }
             if let Some(before) = req
                 .resume
@@ -143,12 +148,18 @@ impl Mastodon {
             other => other?,
         };
         let raw: Vec<serde_json::Value> = resp.json()?;
-        let full_page = raw.len() >= PAGE;
+        // Mastodon ends a timeline with a short page; compatible servers may filter a page
+        // short and still give a `next` link.
+        let more_pages = raw.len() >= PAGE
+            || resp
+                .header("link")
+                .is_some_and(|l| l.contains("rel=\"next\""));
         let mut page = Page {
             rate: resp.rate,
             ..Default::default()
         };
         let mut oldest: Option<Position> = None;
+        let raw_empty = raw.is_empty();
         for value in raw {
             let parsed = if notifications {
                 serde_json::from_value::<Notification>(value)
@@ -191,7 +202,17 @@ impl Mastodon {
         let reached_floor = oldest
             .as_ref()
             .is_some_and(|o| req.floor.id.is_none() && o.time < req.floor.time);
-        if full_page && !reached_floor {
+        // A server that ignores `max_id` would hand out the same page for ever.
+        let progressed = match (
+            req.resume
+                .and_then(|r| r.before.as_ref())
+                .and_then(|p| p.id.as_deref()),
+            oldest.as_ref().and_then(|o| o.id.as_deref()),
+        ) {
+            (Some(before), Some(oldest)) => super::id_cmp(oldest, before).is_lt(),
+            _ => true,
+        };
+        if more_pages && !raw_empty && !reached_floor && progressed {
             page.next = oldest.map(|o| Resume {
                 token: None,
                 before: Some(o),
@@ -254,6 +275,14 @@ impl Mastodon {
 
     fn item(&self, status: Status) -> Result<Item, String> {
         let s = status.unwrap_boost();
+        // Direct and followers-only posts (which reach an account's notifications and its
+        // search) are private: they are not analysts' data.
+        if !matches!(
+            s.visibility.as_deref(),
+            None | Some("public") | Some("unlisted")
+        ) {
+            return Err(format!("status {} is not public", s.id));
+        }
         if s.uri.trim().is_empty() {
             return Err(format!("status {} has no uri", s.id));
         }
@@ -271,9 +300,15 @@ impl Mastodon {
             }
         });
         let mut engagement = std::collections::BTreeMap::new();
-        engagement.insert("favourites".to_string(), s.favourites_count);
-        engagement.insert("reblogs".to_string(), s.reblogs_count);
-        engagement.insert("replies".to_string(), s.replies_count);
+        for (k, v) in [
+            ("favourites", s.favourites_count),
+            ("reblogs", s.reblogs_count),
+            ("replies", s.replies_count),
+        ] {
+            if let Some(v) = v {
+                engagement.insert(k.to_string(), v);
+            }
+        }
         let mention = Mention {
             source: "mastodon".into(),
             external_id: s.uri.clone(),
@@ -281,7 +316,7 @@ impl Mastodon {
             created_at: s.created_at,
             url: s.url.clone().or(Some(s.uri.clone())),
             author,
-            author_followers: s.account.as_ref().map(|a| a.followers_count),
+            author_followers: s.account.as_ref().and_then(|a| a.followers_count),
             lang: s.language.as_deref().and_then(normalise_lang_tag),
             reply_to: s.in_reply_to_id.clone(),
             engagement,
@@ -351,9 +386,33 @@ struct Notification {
 #[derive(Debug, Clone, Deserialize)]
 struct Account {
     acct: String,
-    #[serde(default)]
-    followers_count: u64,
+    /// Servers send -1 when the user hides it.
+    #[serde(default, deserialize_with = "lenient_count")]
+    followers_count: Option<u64>,
 }
+
+/// A count that may be missing, null, negative (hidden) or not a number: only a usable one
+/// is kept, and a broken one never rejects the post.
+fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_i64().and_then(|n| u64::try_from(n).ok()))
+}
+
+/// Mastodon ids are snowflakes (milliseconds << 16) assigned from the published time, so a
+/// remote post that federates late gets an id below newer local ones. Asking from a little
+/// before the newest post seen keeps those; posts already stored are not stored again.
+/// Notification ids are assigned on arrival, and non-numeric ids (other servers) are used as
+/// they are.
+fn since_id(id: &str, time: DateTime<Utc>, notifications: bool) -> String {
+    if notifications || !id.bytes().all(|b| b.is_ascii_digit()) || id.len() < 15 {
+        return id.to_string();
+    }
+    let ms = (time - FEDERATION_SLACK).timestamp_millis().max(0) as u64;
+    (ms << 16).to_string()
+}
+
+/// How far back each poll of a timeline looks again for posts that federated late.
+const FEDERATION_SLACK: chrono::Duration = chrono::Duration::minutes(15);
 
 #[derive(Debug, Clone, Deserialize)]
 struct Status {
@@ -373,11 +432,13 @@ struct Status {
     #[serde(default)]
     account: Option<Account>,
     #[serde(default)]
-    replies_count: u64,
-    #[serde(default)]
-    reblogs_count: u64,
-    #[serde(default)]
-    favourites_count: u64,
+    visibility: Option<String>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    replies_count: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    reblogs_count: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    favourites_count: Option<u64>,
     #[serde(default)]
     reblog: Option<Box<Status>>,
 }

@@ -125,6 +125,9 @@ pub struct Item {
     /// When not empty, the post is a mention of these brands whatever its text says (a feed
     /// dedicated to one brand).
     pub brands: Vec<String>,
+    /// False when the platform gave no date and `created_at` is the time it was found: such
+    /// a post says nothing about how fresh the source is.
+    pub dated: bool,
 }
 
 impl Item {
@@ -132,6 +135,7 @@ impl Item {
         Item {
             mention,
             brands: Vec::new(),
+            dated: true,
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::config::{BrandConfig, RedditConfig, RedditCredentials};
 use crate::mention::Mention;
 
 const PAGE: usize = 100;
+/// How far below the floor each round looks again, for posts indexed late.
+const INDEX_SLACK: chrono::Duration = chrono::Duration::minutes(30);
 
 struct Token {
     value: SecretString,
@@ -118,6 +120,19 @@ impl Reddit {
         creds: &RedditCredentials,
         terms: &str,
     ) -> Result<Page, SourceError> {
+        match self.search_api_once(req, creds, terms).await {
+            // A token revoked or expired early: one fresh token before calling it a failure.
+            Err(SourceError::Auth(_)) => self.search_api_once(req, creds, terms).await,
+            other => other,
+        }
+    }
+
+    async fn search_api_once(
+        &self,
+        req: PageRequest<'_>,
+        creds: &RedditCredentials,
+        terms: &str,
+    ) -> Result<Page, SourceError> {
         let token = self.access_token(creds, req.now).await?;
         let mut url = self
             .api
@@ -151,6 +166,9 @@ impl Reddit {
             ..Default::default()
         };
         let n = listing.data.children.len();
+        // Search indexes posts with a delay (and moderators approve some late): look a little
+        // below the floor; posts already stored are not stored again.
+        let floor = req.floor.time - INDEX_SLACK;
         let mut oldest: Option<Position> = None;
         for child in listing.data.children {
             let thing: Thing = match serde_json::from_value(child) {
@@ -175,7 +193,7 @@ impl Reddit {
             if oldest.as_ref().is_none_or(|o| o.time > time) {
                 oldest = Some(position);
             }
-            if time < req.floor.time {
+            if time < floor {
                 continue;
             }
             match thing.into_mention(&self.www) {
@@ -183,8 +201,9 @@ impl Reddit {
                 Err(reason) => page.skipped.push(reason),
             }
         }
-        let reached_floor = oldest.as_ref().is_some_and(|o| o.time < req.floor.time);
-        if n >= PAGE && !reached_floor {
+        // Listings may be shorter than asked and still go on: `after` says whether they do.
+        let reached_floor = oldest.as_ref().is_some_and(|o| o.time < floor);
+        if n > 0 && !reached_floor {
             if let Some(after) = listing.data.after {
                 page.next = Some(Resume {
                     token: Some(after),
@@ -213,7 +232,8 @@ impl Reddit {
                 req.now,
             )
             .await?;
-        let mut page = super::rss::parse_entries(&resp.body, "reddit", req.floor.time, req.now)?;
+        let mut page =
+            super::rss::parse_entries(&resp.body, "reddit", "", req.floor.time, req.now)?;
         page.rate = resp.rate;
         for item in &mut page.items {
             // Atom ids are the fullnames (t3_...); authors are written /u/name.

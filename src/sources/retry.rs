@@ -75,8 +75,9 @@ pub fn next_attempt(
                 } => *t,
                 _ => now + chrono_dur(policy.rate_limited),
             };
-            // One second of margin: reset times are rounded and clocks drift.
-            until.max(now) + chrono::Duration::seconds(1)
+            // One second of margin: reset times are rounded and clocks drift. A platform (or a
+            // broken proxy) asking for more than a day is not taken at its word.
+            (until.max(now) + chrono::Duration::seconds(1)).min(now + chrono::Duration::days(1))
         }
         RetryClass::Transient => {
             let exp = failures.saturating_sub(1).min(20);
@@ -177,6 +178,19 @@ mod tests {
         let reset: DateTime<Utc> = "2026-04-01T00:00:00Z".parse().unwrap();
         let e = SourceError::Budget { resets_at: reset };
         assert_eq!(next_attempt(&p, &e, 1, t0(), 0.3), reset);
+    }
+
+    #[test]
+    fn absurd_waits_are_capped_at_a_day() {
+        let p = RetryPolicy::default();
+        let e = SourceError::RateLimited {
+            retry_at: Some("9999-12-31T00:00:00Z".parse().unwrap()),
+            message: "429".into(),
+        };
+        assert_eq!(
+            next_attempt(&p, &e, 1, t0(), 0.5),
+            t0() + chrono::Duration::days(1)
+        );
     }
 
     #[test]

@@ -50,7 +50,13 @@ impl Feed {
         if resp.status == StatusCode::NOT_MODIFIED {
             return Ok(Page::default());
         }
-        let mut page = parse_entries(&resp.body, "rss", req.floor.time, req.now)?;
+        let mut page = parse_entries(
+            &resp.body,
+            "rss",
+            &self.id["rss:".len()..],
+            req.floor.time,
+            req.now,
+        )?;
         for item in &mut page.items {
             item.brands = self.brands.clone();
         }
@@ -89,10 +95,12 @@ impl Source for Feed {
 }
 
 /// Parses a feed into items of `platform`, skipping entries published before `floor`.
-/// Entries without a date count as published now (they are new to us).
+/// Entries without a date count as published now (they are new to us). `feed_key` makes
+/// feed-local entry ids unique (empty: ids are kept as they are).
 pub fn parse_entries(
     body: &[u8],
     platform: &str,
+    feed_key: &str,
     floor: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Page, SourceError> {
@@ -101,6 +109,7 @@ pub fn parse_entries(
     let feed_lang = feed.language.as_deref().and_then(normalise_lang_tag);
     let mut page = Page::default();
     for entry in feed.entries {
+        let dated = entry.published.or(entry.updated).is_some();
         let created_at = entry.published.or(entry.updated).unwrap_or(now).min(now);
         if created_at < floor {
             continue;
@@ -140,7 +149,7 @@ pub fn parse_entries(
             .map(str::to_string);
         let mention = Mention {
             source: platform.to_string(),
-            external_id: entry.id.clone(),
+            external_id: global_id(&entry.id, feed_key),
             text,
             created_at,
             url,
@@ -159,7 +168,9 @@ pub fn parse_entries(
                 if page.newest.as_ref().is_none_or(|n| n.time < created_at) {
                     page.newest = Some(super::Position::at(created_at));
                 }
-                page.items.push(Item::new(m));
+                let mut item = Item::new(m);
+                item.dated = dated;
+                page.items.push(item);
             }
             Err(e) => page.skipped.push(format!("entry {}: {e}", entry.id)),
         }
@@ -168,6 +179,22 @@ pub fn parse_entries(
     // published late), duplicates are caught by the store.
     page.newest = None;
     Ok(page)
+}
+
+/// Entry ids are unique within a feed; most are URIs or tags, unique everywhere (Google
+/// Alerts' `tag:google.com,2013:...`, a permalink). A short local id (`123`, `review-88213`)
+/// is prefixed with the feed, so two feeds' entry 123 are two posts.
+fn global_id(id: &str, feed_key: &str) -> String {
+    let looks_global = id.contains("://")
+        || id.starts_with("tag:")
+        || id.starts_with("urn:")
+        || id.starts_with("t3_")
+        || id.starts_with("t1_");
+    if looks_global || feed_key.is_empty() {
+        id.to_string()
+    } else {
+        format!("{feed_key}#{id}")
+    }
 }
 
 /// `https://www.google.com/url?rct=j&sa=t&url=https://news.example.com/...&ct=ga...` ->

@@ -90,20 +90,17 @@ impl SourceRunner {
             };
             if let Some(status) = store.load_source_status(source.id(), &q.key).await? {
                 q.failures = status.consecutive_failures.max(0) as u32;
-                let waiting = matches!(
-                    status.state.as_str(),
-                    "rate_limited" | "auth_failed" | "budget" | "failing"
-                );
-                if let Some(next) = status
+                // Only a platform's own "come back later" outlives a restart: after an auth or
+                // budget failure the operator has likely just fixed the config, so try now (the
+                // budget is checked again before every request anyway).
+                let next = status
                     .next_poll_at
                     .as_deref()
                     .and_then(parse_time)
-                    .filter(|t| *t > now && waiting)
-                {
+                    .filter(|t| *t > now);
+                if let (Some(next), "rate_limited") = (next, status.state.as_str()) {
                     q.next_at = next;
-                    if status.state != "failing" {
-                        gate = Some(gate.map_or(next, |g: DateTime<Utc>| g.max(next)));
-                    }
+                    gate = Some(gate.map_or(next, |g: DateTime<Utc>| g.max(next)));
                 }
             }
             queries.push(q);
@@ -290,7 +287,21 @@ impl SourceRunner {
                 warn!(source = source.id(), query = key, reason = %reason, "skipped a broken item");
             }
             let next_cursor = advance(&cursor, &floor, &page);
-            let newest_post = page.items.iter().map(|i| i.mention.created_at).max();
+            let mut page = page;
+            // A post cannot come from the future (a wrong client clock, a bot): it would sit at
+            // the top of every query and hide staleness.
+            let latest = now + chrono::Duration::minutes(5);
+            for item in &mut page.items {
+                if item.mention.created_at > latest {
+                    item.mention.created_at = now;
+                }
+            }
+            let newest_post = page
+                .items
+                .iter()
+                .filter(|i| i.dated)
+                .map(|i| i.mention.created_at)
+                .max();
             let fetched_n = page.items.len() as u64;
             let mut scored = Vec::with_capacity(page.items.len());
             let mut unmatched = 0u64;
@@ -321,7 +332,11 @@ impl SourceRunner {
             outcome.duplicates += stored.duplicates;
             outcome.unmatched += unmatched;
             outcome.skipped += page.skipped.len() as u64;
-            info.rate = Some(page.rate);
+            // The latest response that said anything about the rate limit.
+            if page.rate.remaining.is_some() || page.rate.reset_at.is_some() || info.rate.is_none()
+            {
+                info.rate = Some(page.rate);
+            }
             info.newest_post = info.newest_post.max(newest_post);
             if page.note.is_some() {
                 info.note = page.note.clone();

@@ -119,6 +119,7 @@ impl X {
             .get(req.query)
             .ok_or_else(|| SourceError::Permanent(format!("unknown query {:?}", req.query)))?;
         let max_results = store_remaining.clamp(MIN_RESULTS, MAX_RESULTS);
+        let mut gap_note: Option<String> = None;
         let mut url = self
             .base
             .join("/2/tweets/search/recent")
@@ -133,12 +134,21 @@ impl X {
                 )
                 .append_pair("expansions", "author_id")
                 .append_pair("user.fields", "username,public_metrics");
+            // Recent search reaches 7 days back and refuses an older `since_id`: past that,
+            // ask by time and say what could not be read.
+            let earliest = req.now - SEARCH_WINDOW + chrono::Duration::minutes(1);
             match &req.floor.id {
-                Some(id) => {
+                Some(id) if req.floor.time > earliest + chrono::Duration::minutes(5) => {
                     q.append_pair("since_id", id);
                 }
-                None => {
-                    let earliest = req.now - SEARCH_WINDOW + chrono::Duration::minutes(1);
+                _ => {
+                    if req.floor.id.is_some() {
+                        gap_note = Some(format!(
+                            "posts between {} and {} could not be read: X recent search reaches back 7 days",
+                            req.floor.time.format("%Y-%m-%d %H:%M"),
+                            earliest.format("%Y-%m-%d %H:%M")
+                        ));
+                    }
                     let start = req.floor.time.max(earliest);
                     q.append_pair(
                         "start_time",
@@ -164,6 +174,7 @@ impl X {
         let mut page = Page {
             rate: resp.rate,
             billed: body.data.len() as u64,
+            note: gap_note,
             ..Default::default()
         };
         for value in body.data {

@@ -126,7 +126,20 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
-        MIGRATOR.run(&writer).await?;
+        // Two processes opening a new database at once (the daemon and an analyst's `query`)
+        // may race to apply the same migration: the loser retries and finds it applied.
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&writer).await {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -191,16 +204,14 @@ impl Store {
     pub async fn insert_batch(&self, batch: &[ScoredMention]) -> Result<InsertOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
         let outcome = self.insert_in(&mut tx, batch, Utc::now()).await;
-        match outcome {
-            Ok(outcome) => {
-                tx.commit().await?;
-                Ok(outcome)
-            }
-            Err(e) => {
-                self.forget_brand_ids();
-                Err(e)
-            }
+        let committed = match outcome {
+            Ok(outcome) => tx.commit().await.map(|_| outcome).map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        if committed.is_err() {
+            self.forget_brand_ids();
         }
+        committed
     }
 
     /// After a rolled-back transaction the brand cache may hold ids created in it.

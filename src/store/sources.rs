@@ -154,16 +154,15 @@ impl Store {
             Ok::<_, StoreError>(outcome)
         }
         .await;
-        match result {
-            Ok(outcome) => {
-                tx.commit().await?;
-                Ok(outcome)
-            }
-            Err(e) => {
-                self.forget_brand_ids();
-                Err(e)
-            }
+        // Brand ids cached during a transaction that did not commit may be reused by others.
+        let committed = match result {
+            Ok(outcome) => tx.commit().await.map(|_| outcome).map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        if committed.is_err() {
+            self.forget_brand_ids();
         }
+        committed
     }
 
     /// Logs a failed attempt (for digests and `status`).

@@ -258,7 +258,7 @@ async fn sigterm_stops_within_seconds_and_keeps_the_last_batch_whole() {
     );
     let store = Store::open_sqlite(&db).await.unwrap();
     let cursor = store
-        .load_cursor(&format!("mastodon:{}", sim.addr.ip()), "tag:acme")
+        .load_cursor(&format!("mastodon:{}", sim.addr), "tag:acme")
         .await
         .unwrap()
         .unwrap();

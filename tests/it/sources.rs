@@ -151,20 +151,45 @@ fn statuses(n: usize, top: u64) -> serde_json::Value {
 
 const MASTODON_NOW: &str = "2026-08-01T14:30:00Z";
 
-#[tokio::test]
-async fn mastodon_tag_timeline_is_stored_as_text_with_its_uri() {
-    let server = MockServer::start().await;
+/// The recorded `#hoot` timeline; asked for older posts (`max_id`), the end of the timeline:
+/// an empty list, as Mastodon answers.
+async fn mount_hoot(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/api/v1/timelines/tag/hoot"))
+        .and(query_param_is_missing("max_id"))
         .respond_with(response(
             "mastodon/timeline_tag.headers.txt",
             Some(fixtures::bytes("mastodon/timeline_tag.json")),
         ))
-        .expect(1)
-        .mount(&server)
+        .mount(server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .and(wiremock::matchers::query_param_contains("max_id", ""))
+        .respond_with(json_response(&serde_json::json!([])))
+        .mount(server)
+        .await;
+}
+
+fn timeline_requests(reqs: &[wiremock::Request]) -> usize {
+    reqs.iter()
+        .filter(|r| r.url.path().starts_with("/api/v1/timelines/"))
+        .count()
+}
+
+#[tokio::test]
+async fn mastodon_tag_timeline_is_stored_as_text_with_its_uri() {
+    let server = MockServer::start().await;
+    mount_hoot(&server).await;
     let mut h = Harness::new(&mastodon_config(&server.uri(), ""), MASTODON_NOW).await;
     h.poll().await;
+    // The recorded page has a `next` link: one more request finds the end of the timeline.
+    let reqs = requests(&server).await;
+    assert_eq!(timeline_requests(&reqs), 2);
+    assert_eq!(
+        query_of(&reqs[1], "max_id").as_deref(),
+        Some("117020593741189701")
+    );
     let rows = h.mentions().await;
     assert_eq!(rows.len(), 1);
     let m = &rows[0];
@@ -214,9 +239,14 @@ async fn mastodon_pages_to_the_end_then_only_asks_for_newer_posts() {
         .expect(1)
         .mount(&server)
         .await;
+    // The next poll asks from a quarter of an hour before the newest post (a snowflake id of
+    // that time), so posts that federate late are not missed.
+    let quarter_before: DateTime<Utc> = "2026-08-01T13:40:55.867Z".parse().unwrap();
+    let since = ((quarter_before.timestamp_millis() as u64) << 16).to_string();
+    assert!(since.as_str() < "117020593741189701");
     Mock::given(method("GET"))
         .and(path("/api/v1/timelines/tag/hoot"))
-        .and(query_param("since_id", "117020593741189701"))
+        .and(query_param("since_id", since.as_str()))
         .respond_with(json_response(&serde_json::json!([])))
         .expect(1)
         .mount(&server)
@@ -294,14 +324,7 @@ async fn mastodon_429_waits_for_the_reset_time_exactly() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/timelines/tag/hoot"))
-        .respond_with(response(
-            "mastodon/timeline_tag.headers.txt",
-            Some(fixtures::bytes("mastodon/timeline_tag.json")),
-        ))
-        .mount(&server)
-        .await;
+    mount_hoot(&server).await;
     // The recorded reset is 2026-08-01T14:00:00Z; the clock is 10 minutes before it.
     let mut h = Harness::new(&mastodon_config(&server.uri(), ""), "2026-08-01T13:50:00Z").await;
     let next = h.poll().await;
@@ -319,7 +342,11 @@ async fn mastodon_429_waits_for_the_reset_time_exactly() {
     );
     h.clock.set("2026-08-01T14:00:02Z".parse().unwrap());
     h.poll().await;
-    assert_eq!(requests(&server).await.len(), 2);
+    assert_eq!(
+        requests(&server).await.len(),
+        3,
+        "the retry, then the end of the timeline"
+    );
     assert_eq!(h.mentions().await.len(), 1);
     assert_eq!(h.status().await[0].state, "ok");
 }
@@ -333,14 +360,7 @@ async fn server_errors_back_off_then_recover() {
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v1/timelines/tag/hoot"))
-        .respond_with(response(
-            "mastodon/timeline_tag.headers.txt",
-            Some(fixtures::bytes("mastodon/timeline_tag.json")),
-        ))
-        .mount(&server)
-        .await;
+    mount_hoot(&server).await;
     let mut h = Harness::new(&mastodon_config(&server.uri(), ""), MASTODON_NOW).await;
     let first = h.poll().await - h.now();
     assert!(
@@ -357,7 +377,11 @@ async fn server_errors_back_off_then_recover() {
     assert_eq!(h.status().await[0].state, "failing");
     h.advance(31);
     h.poll().await;
-    assert_eq!(requests(&server).await.len(), 3);
+    assert_eq!(
+        requests(&server).await.len(),
+        4,
+        "two failures, a page, the end"
+    );
     assert_eq!(h.mentions().await.len(), 1);
     let s = &h.status().await[0];
     assert_eq!((s.state.as_str(), s.consecutive_failures), ("ok", 0));
@@ -385,7 +409,10 @@ async fn malformed_json_page_is_an_error_and_moves_nothing() {
     );
     assert!(
         h.store
-            .load_cursor("mastodon:127.0.0.1", "tag:hoot")
+            .load_cursor(
+                &format!("mastodon:127.0.0.1:{}", server.address().port()),
+                "tag:hoot"
+            )
             .await
             .unwrap()
             .is_none()
@@ -504,14 +531,7 @@ async fn mastodon_with_a_token_polls_mentions_and_search_and_dedupes_across_inst
     let token_file = token_dir.path().join("mastodon-token");
     std::fs::write(&token_file, "s3cr3t-mastodon-token\n").unwrap();
     for server in [&primary, &other] {
-        Mock::given(method("GET"))
-            .and(path("/api/v1/timelines/tag/hoot"))
-            .respond_with(response(
-                "mastodon/timeline_tag.headers.txt",
-                Some(fixtures::bytes("mastodon/timeline_tag.json")),
-            ))
-            .mount(server)
-            .await;
+        mount_hoot(server).await;
     }
     Mock::given(method("GET"))
         .and(path("/api/v1/notifications"))
@@ -563,6 +583,8 @@ keywords_as_hashtags = false
     );
     let mut h = Harness::new(&config, "2026-08-01T14:30:00Z").await;
     h.poll().await;
+    let primary_id = format!("mastodon:127.0.0.1:{}", primary.address().port());
+    let other_id = format!("mastodon:localhost:{}", other.address().port());
     let statuses = h.status().await;
     let queries: Vec<(&str, &str)> = statuses
         .iter()
@@ -571,10 +593,10 @@ keywords_as_hashtags = false
     assert_eq!(
         queries,
         [
-            ("mastodon:127.0.0.1", "notifications"),
-            ("mastodon:127.0.0.1", "search:halcy"),
-            ("mastodon:127.0.0.1", "tag:hoot"),
-            ("mastodon:localhost", "tag:hoot"),
+            (primary_id.as_str(), "notifications"),
+            (primary_id.as_str(), "search:halcy"),
+            (primary_id.as_str(), "tag:hoot"),
+            (other_id.as_str(), "tag:hoot"),
         ]
     );
     assert!(statuses.iter().all(|s| s.state == "ok"), "{statuses:?}");
@@ -598,7 +620,7 @@ keywords_as_hashtags = false
     // Search has no paging: the posts seen are remembered in the cursor.
     let cursor = h
         .store
-        .load_cursor("mastodon:127.0.0.1", "search:halcy")
+        .load_cursor(&primary_id, "search:halcy")
         .await
         .unwrap()
         .unwrap();
@@ -982,7 +1004,7 @@ async fn hacker_news_stories_and_comments_then_only_newer() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/search_by_date"))
-        .and(query_param("numericFilters", "created_at_i>=1772373600"))
+        .and(query_param("numericFilters", "created_at_i>=1772373000"))
         .and(query_param("tags", "(story,comment)"))
         .respond_with(json_response(&fixtures::json(
             "hackernews/search_by_date.json",
@@ -992,7 +1014,7 @@ async fn hacker_news_stories_and_comments_then_only_newer() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/search_by_date"))
-        .and(query_param("numericFilters", "created_at_i>=1772460311"))
+        .and(query_param("numericFilters", "created_at_i>=1772459711"))
         .respond_with(json_response(&fixtures::json(
             "hackernews/search_by_date_empty.json",
         )))
@@ -1141,7 +1163,7 @@ async fn feeds_use_conditional_get_and_brand_feeds_attribute_every_entry() {
     assert!(rows.iter().all(|r| r.brand == "Acme"));
     let review = rows
         .iter()
-        .find(|r| r.external_id == "review-88213")
+        .find(|r| r.external_id == "feed#review-88213")
         .unwrap();
     assert_eq!(review.author.as_deref(), Some("M. Rossi"));
     assert_eq!(review.lang.as_deref(), Some("en"), "the channel's language");
