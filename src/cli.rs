@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long, short = 'i')]
         input: String,
     },
+    /// Replay mentions (JSONL) through matching, scoring and the alert rules with a simulated
+    /// clock; print each alert that would have fired as one JSON object per line. No e-mail.
+    Backtest {
+        /// JSONL file of mentions (`-` for stdin), in any order.
+        #[arg(long, short = 'i')]
+        input: String,
+    },
+    /// Silence alert e-mails for a brand for a while (a known outage), list or remove silences.
+    Silence(SilenceArgs),
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -119,6 +128,32 @@ pub struct QueryArgs {
     pub limit: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SilenceArgs {
+    /// The brand to silence (`*` for every brand).
+    #[arg(long, required_unless_present_any = ["list", "remove"])]
+    pub brand: Option<String>,
+    /// How long, from now: 30m, 2h, 1d.
+    #[arg(long = "for", value_parser = parse_duration_arg, conflicts_with = "until")]
+    pub duration: Option<std::time::Duration>,
+    /// Until this time: RFC 3339.
+    #[arg(long, value_parser = parse_since)]
+    pub until: Option<DateTime<Utc>>,
+    /// Why (shown in status, digests and the logs).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// List the silences in force or to come.
+    #[arg(long, conflicts_with_all = ["brand", "remove"])]
+    pub list: bool,
+    /// Remove the silence with this id.
+    #[arg(long)]
+    pub remove: Option<i64>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,6 +255,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Sentiment { lang } => sentiment(&lang),
         Command::Run => run_daemon(&cli.config).await,
         Command::Detect { input } => detect(&input),
+        Command::Backtest { input } => backtest(&cli.config, &input).await,
+        Command::Silence(args) => silence(&cli.config, args).await,
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
@@ -536,6 +573,15 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             }
         }
     }
+    let alerts = store
+        .alerts_between(
+            now - chrono::Duration::days(7),
+            now + chrono::Duration::seconds(1),
+        )
+        .await?;
+    let pending = store.messages(Some("pending")).await?;
+    let failed = store.messages(Some("failed")).await?;
+    let silences = store.silences(now).await?;
     let x_budget = match &config.sources.x {
         Some(x) => Some((store.billed_in_month("x", now).await?, x.monthly_budget)),
         None => None,
@@ -570,7 +616,13 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             for (source, query) in &never {
                 list.push(serde_json::json!({"source_id": source, "query": query, "state": "never_polled"}));
             }
-            let mut doc = serde_json::json!({ "sources": list });
+            let outbox: Vec<serde_json::Value> = pending
+                .iter()
+                .chain(failed.iter())
+                .map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "state": m.state, "subject": m.subject,
+                    "attempts": m.attempts, "last_error": m.last_error, "next_attempt_at": m.next_attempt_at}))
+                .collect();
+            let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences });
             if let Some((used, budget)) = x_budget {
                 doc["x_budget"] =
                     serde_json::json!({"used": used, "budget": budget, "resets": next_month});
@@ -642,6 +694,65 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                     "X budget: {used} of {budget} posts read this month; resets {next_month}"
                 )?;
             }
+            writeln!(out)?;
+            if alerts.is_empty() {
+                writeln!(out, "Alerts: none in the last 7 days")?;
+            } else {
+                writeln!(out, "Alerts (last 7 days):")?;
+                for a in &alerts {
+                    writeln!(
+                        out,
+                        "  #{} {} {}: {} negative vs {:.1} expected, p={:.1e}, {}{}",
+                        a.id,
+                        a.fired_at
+                            .get(..16)
+                            .unwrap_or(&a.fired_at)
+                            .replace('T', " "),
+                        a.brand,
+                        a.observed,
+                        a.expected,
+                        a.p_value,
+                        a.state,
+                        a.silenced
+                            .as_deref()
+                            .map(|r| format!(", silenced: {r}"))
+                            .unwrap_or_default()
+                    )?;
+                }
+            }
+            for s in &silences {
+                writeln!(
+                    out,
+                    "Silence #{}: {} until {} ({})",
+                    s.id, s.brand, s.ends_at, s.reason
+                )?;
+            }
+            writeln!(
+                out,
+                "Outbox: {} pending, {} failed",
+                pending.len(),
+                failed.len()
+            )?;
+            for m in pending
+                .iter()
+                .filter(|m| m.attempts > 0)
+                .chain(failed.iter())
+            {
+                writeln!(
+                    out,
+                    "  {} #{} {:?}: {} attempt(s), last error: {}{}",
+                    m.state.to_uppercase(),
+                    m.id,
+                    m.subject,
+                    m.attempts,
+                    m.last_error.as_deref().unwrap_or("-"),
+                    if m.state == "pending" {
+                        format!(", next try {}", age(Some(&m.next_attempt_at), now))
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
         }
     }
     out.flush()?;
@@ -678,5 +789,109 @@ fn detect(input: &str) -> Result<u8> {
     }
     .with_context(|| format!("reading {input}"))?;
     tracing::debug!(rows, "detect done");
+    Ok(0)
+}
+
+async fn backtest(config_path: &Path, input: &str) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let pipeline = Pipeline::new(&config.brands, Arc::new(Scorer::new()));
+    let reader: Box<dyn BufRead> = if input == "-" {
+        Box::new(io::BufReader::new(io::stdin()))
+    } else {
+        Box::new(io::BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?,
+        ))
+    };
+    let mut mentions = Vec::new();
+    let mut rejected = 0u64;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {input}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match crate::mention::Mention::from_json_line(&line) {
+            Ok(m) => {
+                if let crate::pipeline::Processed::Matched(sm) = pipeline.process(m) {
+                    mentions.push(*sm);
+                }
+            }
+            Err(e) => {
+                rejected += 1;
+                eprintln!("line {}: rejected: {e}", i + 1);
+            }
+        }
+    }
+    let alerts = crate::alerts::backtest(&config, &mentions);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for a in &alerts {
+        serde_json::to_writer(&mut out, a)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    eprintln!(
+        "{} mentions matched, {} alert(s)",
+        mentions.len(),
+        alerts.len()
+    );
+    Ok(if rejected > 0 { EXIT_REJECTED } else { 0 })
+}
+
+async fn silence(config_path: &Path, args: SilenceArgs) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let now = Utc::now();
+    if let Some(id) = args.remove {
+        let removed = store.remove_silence(id).await?;
+        store.close().await;
+        if !removed {
+            bail!("no silence with id {id} (see mentiond silence --list)");
+        }
+        println!("silence {id} removed");
+        return Ok(0);
+    }
+    if args.list {
+        let list = store.silences(now).await?;
+        store.close().await;
+        if list.is_empty() {
+            println!("no silence in force");
+        }
+        for s in list {
+            println!(
+                "{:>4}  {:<20} {} .. {}  {}",
+                s.id, s.brand, s.starts_at, s.ends_at, s.reason
+            );
+        }
+        return Ok(0);
+    }
+    let brand = args.brand.unwrap_or_default();
+    let brand = if brand == "*" {
+        brand
+    } else {
+        match config
+            .brands
+            .iter()
+            .find(|b| b.name.eq_ignore_ascii_case(&brand))
+        {
+            Some(b) => b.name.clone(),
+            None => bail!("no brand named {brand:?} in the configuration"),
+        }
+    };
+    let until = match (args.duration, args.until) {
+        (Some(d), _) => now + crate::sources::retry::chrono_dur(d),
+        (None, Some(t)) => t,
+        (None, None) => bail!("say how long: --for 2h or --until 2026-03-01T18:00:00Z"),
+    };
+    if until <= now {
+        bail!("the silence would end before it starts");
+    }
+    let id = store
+        .add_silence(&brand, now, until, &args.reason, now)
+        .await?;
+    store.close().await;
+    println!(
+        "silence {id}: no alert e-mail for {brand} until {}",
+        crate::mention::format_time(&until)
+    );
     Ok(0)
 }

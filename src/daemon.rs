@@ -85,7 +85,29 @@ impl Daemon {
                 shutdown.child_token(),
             ));
         }
-        info!(brands = self.config.brands.len(), "mentiond running");
+        // Alerts: evaluated after new mentions are stored (and every minute), delivered by the
+        // sender as soon as they are in the outbox.
+        let outbox = Arc::new(Notify::new());
+        let evaluator = crate::alerts::Evaluator::new(
+            self.store.clone(),
+            self.config.clone(),
+            self.clock.clone(),
+        );
+        tasks.spawn(run_evaluator(
+            evaluator,
+            self.stored.clone(),
+            outbox.clone(),
+            shutdown.child_token(),
+        ));
+        let mailer = crate::notify::Mailer::from_config(&self.config.email)
+            .context("setting up e-mail delivery")?;
+        let sender = crate::notify::Sender::new(self.store.clone(), mailer, self.clock.clone());
+        tasks.spawn(run_sender(sender, outbox.clone(), shutdown.child_token()));
+        info!(
+            brands = self.config.brands.len(),
+            alerts = self.config.alerts.enabled,
+            "mentiond running"
+        );
         shutdown.cancelled().await;
         info!("shutting down: finishing the current pages");
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -137,6 +159,54 @@ async fn run_source(mut runner: SourceRunner, clock: Arc<dyn Clock>, shutdown: C
             .max(Duration::from_millis(200));
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Fewest seconds between two evaluations: sources store pages in bursts.
+const EVALUATE_DEBOUNCE: Duration = Duration::from_secs(2);
+/// Evaluations happen at least this often (time passing ends episodes too).
+const EVALUATE_EVERY: Duration = Duration::from_secs(60);
+
+async fn run_evaluator(
+    evaluator: crate::alerts::Evaluator,
+    stored: Arc<Notify>,
+    outbox: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match evaluator.evaluate_once().await {
+            Ok(e) if !e.fired.is_empty() || !e.resolved.is_empty() => outbox.notify_one(),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "alert evaluation failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = stored.notified() => {}
+            _ = tokio::time::sleep(EVALUATE_EVERY) => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(EVALUATE_DEBOUNCE) => {}
+        }
+    }
+}
+
+async fn run_sender(
+    sender: crate::notify::Sender,
+    outbox: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        // The pass in progress finishes (an SMTP transaction is not cut in the middle).
+        if let Err(e) = sender.send_due_once().await {
+            warn!(error = %e, "cannot read the outbox");
+        }
+        let wait = sender.idle_for(Duration::from_secs(30)).await;
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = outbox.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -4,6 +4,7 @@
 //! matches ([`matcher`]) and scores ([`sentiment`]) them into [`mention::ScoredMention`]s, and
 //! the [`store`] keeps them for analysts and for spike detection.
 
+pub mod alerts;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod daemon;
 pub mod detect;
 pub mod matcher;
 pub mod mention;
+pub mod notify;
 pub mod pipeline;
 pub mod sentiment;
 pub mod simulator;

@@ -5,6 +5,7 @@
 //! FULL` so a committed batch survives a power cut, `busy_timeout` for other processes (an
 //! analyst's `sqlite3` shell, a backup).
 
+mod alerts;
 mod query;
 mod sources;
 
@@ -23,6 +24,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use crate::config::DatabaseLocation;
 use crate::mention::{ScoredMention, format_time};
 
+pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, Silence};
 pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
 pub use sources::{PageCommit, SourceHealth, SourceStatus};
 

@@ -215,6 +215,34 @@ fn row_to_mention(row: &sqlx::sqlite::SqliteRow) -> Result<MentionRow, sqlx::Err
 }
 
 impl Store {
+    /// The negative mentions of `brand` published in [from, to), with their ids.
+    pub async fn negative_mentions(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(i64, MentionRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.source, m.external_id, b.name, m.url, m.author, m.text, m.lang, m.created_at, \
+             m.compound, m.label, m.pos, m.neu, m.neg, m.author_followers, m.reply_to, m.engagement, \
+             m.lang_origin, m.scorer_version, m.id \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             WHERE b.name = ? AND mb.created_at >= ? AND mb.created_at < ? AND m.label = 'negative' \
+             ORDER BY m.compound, m.id LIMIT ?",
+        )
+        .bind(brand)
+        .bind(format_time(&from))
+        .bind(format_time(&to))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(18)?, row_to_mention(r)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Runs a query and hands each row to `each` as it is read, so exports of millions of
     /// rows run in constant memory.
     pub async fn query_each<F>(&self, query: &MentionQuery, mut each: F) -> Result<u64, StoreError>

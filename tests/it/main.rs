@@ -2,7 +2,9 @@
 
 mod fixtures;
 mod helpers;
+mod smtp;
 
+mod alerts;
 mod config_errors;
 mod daemon;
 mod detect;

@@ -1,0 +1,180 @@
+//! The sender: delivers due outbox messages, applies silences at send time, and records each
+//! attempt in the message's row (back-off, give-up, success).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{error, info, warn};
+
+use super::{DeliveryError, Mailer};
+use crate::clock::Clock;
+use crate::store::{Store, StoreError};
+
+/// Attempts before a transiently failing message is given up (about a day and a half).
+pub const MAX_ATTEMPTS: i64 = 40;
+
+/// The wait after the `attempts`-th failed attempt: 30 s doubling up to an hour.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    let exp = (attempts.max(1) - 1).min(10) as u32;
+    let secs = (30u64 << exp).min(3600);
+    chrono::Duration::seconds(secs as i64)
+}
+
+/// What one pass of the sender did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: u32,
+    pub retrying: u32,
+    pub failed: u32,
+    pub silenced: u32,
+}
+
+pub struct Sender {
+    store: Arc<Store>,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
+}
+
+impl Sender {
+    pub fn new(store: Arc<Store>, mailer: Mailer, clock: Arc<dyn Clock>) -> Sender {
+        Sender {
+            store,
+            mailer,
+            clock,
+        }
+    }
+
+    /// Delivers every message due now.
+    pub async fn send_due_once(&self) -> Result<SendReport, StoreError> {
+        let mut report = SendReport::default();
+        let now = self.clock.now();
+        for msg in self.store.due_messages(now, 50).await? {
+            if matches!(msg.kind.as_str(), "alert" | "recovery") {
+                if let Some(brand) = &msg.brand {
+                    if let Some(silence) = self.store.active_silence(brand, now).await? {
+                        info!(brand = %brand, reason = %silence.reason, message = msg.id, "alert silenced");
+                        self.store.mark_silenced(&msg, &silence.reason).await?;
+                        report.silenced += 1;
+                        continue;
+                    }
+                }
+            }
+            match self.mailer.deliver(&msg).await {
+                Ok(()) => {
+                    self.store.mark_sent(msg.id, self.clock.now()).await?;
+                    info!(message = msg.id, kind = %msg.kind, subject = %msg.subject, "e-mail sent");
+                    report.sent += 1;
+                }
+                Err(DeliveryError::Permanent(e)) => {
+                    error!(message = msg.id, error = %e, "e-mail refused for good; see mentiond status");
+                    self.store.mark_attempt_failed(msg.id, &e, None).await?;
+                    report.failed += 1;
+                }
+                Err(DeliveryError::Transient(e)) => {
+                    let attempts = msg.attempts + 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        error!(message = msg.id, attempts, error = %e, "giving up on an e-mail; see mentiond status");
+                        self.store.mark_attempt_failed(msg.id, &e, None).await?;
+                        report.failed += 1;
+                    } else {
+                        let next = self.clock.now() + backoff(attempts);
+                        warn!(message = msg.id, attempts, error = %e, retry_at = %next, "e-mail not delivered; will retry");
+                        self.store
+                            .mark_attempt_failed(msg.id, &e, Some(next))
+                            .await?;
+                        report.retrying += 1;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// How long to sleep: until the next due message, at most `max`.
+    pub async fn idle_for(&self, max: Duration) -> Duration {
+        let now = self.clock.now();
+        match self.store.next_message_due().await {
+            Ok(Some(t)) if t > now => (t - now).to_std().unwrap_or(max).min(max),
+            Ok(Some(_)) => Duration::from_millis(500),
+            _ => max,
+        }
+    }
+}
+
+/// The time a message may go out: `now`, or the end of the quiet hours it falls in.
+pub fn not_before(
+    now: DateTime<Utc>,
+    rule: &crate::config::AlertRule,
+    severe: bool,
+) -> DateTime<Utc> {
+    let Some(q) = rule.quiet_hours.filter(|_| !severe) else {
+        return now;
+    };
+    let local = now.with_timezone(&rule.timezone);
+    if !q.contains(local.time()) {
+        return now;
+    }
+    // The next local `end` after now (today, else tomorrow); the earliest instant of an
+    // ambiguous local time, the first valid one after a skipped one.
+    for days in 0..=2 {
+        let date = local.date_naive() + chrono::Duration::days(days);
+        let candidate = date.and_time(q.end);
+        let resolved = match candidate.and_local_timezone(rule.timezone) {
+            chrono::LocalResult::Single(t) => Some(t),
+            chrono::LocalResult::Ambiguous(a, _) => Some(a),
+            chrono::LocalResult::None => (candidate + chrono::Duration::hours(1))
+                .and_local_timezone(rule.timezone)
+                .earliest(),
+        };
+        if let Some(t) = resolved {
+            let t = t.with_timezone(&Utc);
+            if t > now {
+                return t;
+            }
+        }
+    }
+    now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1).num_seconds(), 30);
+        assert_eq!(backoff(2).num_seconds(), 60);
+        assert_eq!(backoff(8).num_seconds(), 3600);
+        assert_eq!(backoff(30).num_seconds(), 3600);
+    }
+
+    #[test]
+    fn quiet_hours_hold_until_their_end_in_local_time() {
+        let cfg = crate::config::Config::parse(
+            std::path::Path::new("/tmp/c.toml"),
+            "[[brands]]\nname = \"A\"\nkeywords = [\"a\"]\n[alerts]\ntimezone = \"Europe/Rome\"\nquiet_hours = \"22:00-07:00\"\n",
+        )
+        .unwrap();
+        let rule = cfg.alerts.rule("A");
+        // 23:30 in Rome (CET, UTC+1) -> held until 07:00 Rome = 06:00 UTC.
+        let now: DateTime<Utc> = "2026-01-15T22:30:00Z".parse().unwrap();
+        assert_eq!(
+            not_before(now, rule, false),
+            "2026-01-16T06:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            not_before(now, rule, true),
+            now,
+            "a severe spike is not held"
+        );
+        let day: DateTime<Utc> = "2026-01-15T11:00:00Z".parse().unwrap();
+        assert_eq!(not_before(day, rule, false), day);
+        // Across the DST change of 2026-03-29 (clocks jump at 02:00): 01:30 CET -> 07:00 CEST.
+        let night: DateTime<Utc> = "2026-03-29T00:30:00Z".parse().unwrap();
+        assert_eq!(
+            not_before(night, rule, false),
+            "2026-03-29T05:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+}
