@@ -337,7 +337,7 @@ impl Evaluator {
                 recipients: rule.recipients.clone(),
                 subject: rendered.subject.clone(),
                 message: bytes,
-                html: Some(rendered.html.clone()),
+                html: Some(rendered.html_with_data_images()),
                 created_at: now,
                 not_before,
             }),

@@ -91,6 +91,8 @@ pub enum Command {
     },
     /// Silence alert e-mails for a brand for a while (a known outage), list or remove silences.
     Silence(SilenceArgs),
+    /// Preview a digest as HTML, send one now, or list the digests and their next runs.
+    Digest(DigestArgs),
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -150,6 +152,29 @@ pub struct SilenceArgs {
     /// Remove the silence with this id.
     #[arg(long)]
     pub remove: Option<i64>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["preview", "send", "list"])))]
+pub struct DigestArgs {
+    /// The digest (`name` in [[digests]]).
+    #[arg(long, required_unless_present = "list")]
+    pub name: Option<String>,
+    /// Write the digest as HTML (charts embedded) to this file and its plain text to stdout;
+    /// nothing is sent or recorded.
+    #[arg(long, value_name = "FILE.html")]
+    pub preview: Option<PathBuf>,
+    /// End of the previewed period (default: now): RFC 3339, or a local date and time in the
+    /// digest's time zone (2026-11-24T08:00, 2026-11-24). The period starts at the scheduled
+    /// run before it.
+    #[arg(long, requires = "preview", value_name = "TIME")]
+    pub at: Option<String>,
+    /// Send the digest now for the period from its last scheduled run until now.
+    #[arg(long)]
+    pub send: bool,
+    /// List the digests, their next runs and their last runs.
+    #[arg(long)]
+    pub list: bool,
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
@@ -257,6 +282,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Detect { input } => detect(&input),
         Command::Backtest { input } => backtest(&cli.config, &input).await,
         Command::Silence(args) => silence(&cli.config, args).await,
+        Command::Digest(args) => digest(&cli.config, args).await,
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
@@ -582,6 +608,20 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     let pending = store.messages(Some("pending")).await?;
     let failed = store.messages(Some("failed")).await?;
     let silences = store.silences(now).await?;
+    let digest_runs = store.digest_runs(1000).await?;
+    let digests: Vec<serde_json::Value> = config
+        .digests
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "name": d.name,
+                "schedule": d.schedule.expression(),
+                "timezone": d.timezone().name(),
+                "next": d.schedule.next_after(now).map(|t| crate::mention::format_time(&t)),
+                "last": digest_runs.iter().find(|r| r.name == d.name),
+            })
+        })
+        .collect();
     let x_budget = match &config.sources.x {
         Some(x) => Some((store.billed_in_month("x", now).await?, x.monthly_budget)),
         None => None,
@@ -622,7 +662,7 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                 .map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "state": m.state, "subject": m.subject,
                     "attempts": m.attempts, "last_error": m.last_error, "next_attempt_at": m.next_attempt_at}))
                 .collect();
-            let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences });
+            let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences, "digests": digests });
             if let Some((used, budget)) = x_budget {
                 doc["x_budget"] =
                     serde_json::json!({"used": used, "budget": budget, "resets": next_month});
@@ -726,6 +766,34 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                     "Silence #{}: {} until {} ({})",
                     s.id, s.brand, s.ends_at, s.reason
                 )?;
+            }
+            for d in &config.digests {
+                let tz = d.timezone();
+                let next = d
+                    .schedule
+                    .next_after(now)
+                    .map(|t| {
+                        t.with_timezone(&tz)
+                            .format("%a %Y-%m-%d %H:%M %Z")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "-".into());
+                let last = match digest_runs.iter().find(|r| r.name == d.name) {
+                    Some(r) => format!(
+                        "last {} {}{}",
+                        r.scheduled_at
+                            .get(..16)
+                            .unwrap_or(&r.scheduled_at)
+                            .replace('T', " "),
+                        r.state,
+                        r.email_state
+                            .as_deref()
+                            .map(|e| format!(", e-mail {e}"))
+                            .unwrap_or_default()
+                    ),
+                    None => "never sent".into(),
+                };
+                writeln!(out, "Digest {}: next {next}; {last}", d.name)?;
             }
             writeln!(
                 out,
@@ -894,4 +962,146 @@ async fn silence(config_path: &Path, args: SilenceArgs) -> Result<u8> {
         crate::mention::format_time(&until)
     );
     Ok(0)
+}
+
+/// A time for `digest --at`: RFC 3339, or a local date and time in the digest's time zone.
+fn parse_local_time(s: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    });
+    let Some(naive) = naive else {
+        bail!(
+            "{s:?} is neither RFC 3339 (2026-11-24T08:00:00+01:00) nor a local time (2026-11-24T08:00, 2026-11-24)"
+        );
+    };
+    naive
+        .and_local_timezone(tz)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| {
+            format!(
+                "{s} does not exist in {} (a daylight-saving gap)",
+                tz.name()
+            )
+        })
+}
+
+async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
+    let config = Arc::new(load_config(config_path)?);
+    if config.digests.is_empty() {
+        bail!(
+            "no digest configured in {}: add a [[digests]] table",
+            config.file.display()
+        );
+    }
+    let store = Arc::new(open_store(&config).await?);
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
+    let runner = crate::digest::DigestRunner::new(store.clone(), config.clone(), clock.clone());
+    let now = Utc::now();
+    if args.list {
+        let runs = store.digest_runs(1000).await?;
+        for d in &config.digests {
+            let tz = d.timezone();
+            let local = |t: DateTime<Utc>| {
+                t.with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M %Z")
+                    .to_string()
+            };
+            println!(
+                "{}: {:?} in {} ({}), to {}; brands {}",
+                d.name,
+                d.schedule.expression(),
+                tz.name(),
+                d.language.code(),
+                d.to.join(", "),
+                d.brands.join(", ")
+            );
+            let next: Vec<String> = d.schedule.upcoming(now, 3).into_iter().map(local).collect();
+            println!("  next: {}", next.join("; "));
+            match runs.iter().find(|r| r.name == d.name) {
+                Some(r) => println!(
+                    "  last: {} ({}), {}{}{}",
+                    r.scheduled_at,
+                    r.trigger,
+                    r.state,
+                    r.email_state
+                        .as_deref()
+                        .map(|s| format!(", e-mail {s}"))
+                        .unwrap_or_default(),
+                    r.note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ),
+                None => println!("  last: never"),
+            }
+        }
+        store.close().await;
+        return Ok(0);
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let Some(digest) = runner.digest(name).cloned() else {
+        let names: Vec<&str> = config.digests.iter().map(|d| d.name.as_str()).collect();
+        bail!("no digest named {name:?}; configured: {}", names.join(", "));
+    };
+    if let Some(file) = &args.preview {
+        let end = match &args.at {
+            Some(at) => parse_local_time(at, digest.timezone())?,
+            None => now,
+        };
+        let report = runner.report(&digest, end).await?;
+        let rendered = crate::notify::digest::render(&report);
+        std::fs::write(file, rendered.html_with_data_images())
+            .with_context(|| format!("writing {}", file.display()))?;
+        print!("{}", rendered.text);
+        eprintln!(
+            "preview of digest {:?} ({} mention(s), {} alert(s)) written to {}; subject: {}",
+            digest.name,
+            report.mentions(),
+            report.alerts.len(),
+            file.display(),
+            rendered.subject
+        );
+        store.close().await;
+        return Ok(0);
+    }
+    // --send
+    let outcome = runner.queue_now(&digest).await?;
+    let crate::digest::RunOutcome::Queued { message, .. } = outcome else {
+        store.close().await;
+        bail!("the digest could not be composed (see the log)");
+    };
+    let mailer =
+        crate::notify::Mailer::from_config(&config.email).context("setting up e-mail delivery")?;
+    let sender = crate::notify::Sender::new(store.clone(), mailer, clock);
+    let report = sender.send_one(message).await?;
+    let msg = store.message(message).await?;
+    store.close().await;
+    if report.sent == 1 {
+        eprintln!("digest {:?} sent to {}", digest.name, digest.to.join(", "));
+        return Ok(0);
+    }
+    let error = msg.and_then(|m| m.last_error).unwrap_or_default();
+    if report.retrying == 1 {
+        eprintln!(
+            "digest {:?} not delivered yet ({error}); it stays in the outbox and `mentiond run` retries it",
+            digest.name
+        );
+    } else {
+        eprintln!("digest {:?} not delivered: {error}", digest.name);
+    }
+    Ok(1)
 }

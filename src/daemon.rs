@@ -99,8 +99,33 @@ impl Daemon {
             outbox.clone(),
             shutdown.child_token(),
         ));
+        // Claims left by a sender that died are void (see `Store::claim_message`).
+        if let Ok(n @ 1..) = self.store.release_claims().await {
+            info!(
+                messages = n,
+                "released e-mails a previous run was delivering"
+            );
+        }
         let mailer = crate::notify::Mailer::from_config(&self.config.email)
             .context("setting up e-mail delivery")?;
+        if !self.config.digests.is_empty() {
+            let runner = crate::digest::DigestRunner::new(
+                self.store.clone(),
+                self.config.clone(),
+                self.clock.clone(),
+            );
+            for d in &self.config.digests {
+                if let Some(next) = d.schedule.next_after(self.clock.now()) {
+                    info!(digest = %d.name, next = %next.with_timezone(&d.timezone()).format("%Y-%m-%d %H:%M %Z"), "digest scheduled");
+                }
+            }
+            tasks.spawn(run_digests(
+                runner,
+                self.clock.clone(),
+                outbox.clone(),
+                shutdown.child_token(),
+            ));
+        }
         let sender = crate::notify::Sender::new(self.store.clone(), mailer, self.clock.clone());
         tasks.spawn(run_sender(sender, outbox.clone(), shutdown.child_token()));
         info!(
@@ -189,6 +214,40 @@ async fn run_evaluator(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(EVALUATE_DEBOUNCE) => {}
+        }
+    }
+}
+
+/// The digests are checked at least this often, so a wall-clock change (NTP, suspend) is
+/// noticed within a minute.
+const DIGEST_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+async fn run_digests(
+    runner: crate::digest::DigestRunner,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match runner.run_due_once().await {
+            Ok(outcomes) => {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, crate::digest::RunOutcome::Queued { .. }))
+                {
+                    outbox.notify_one();
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot run the digests; will retry"),
+        }
+        let wait = runner
+            .next_due()
+            .and_then(|t| (t - clock.now()).to_std().ok())
+            .unwrap_or(DIGEST_CHECK_EVERY)
+            .clamp(Duration::from_millis(200), DIGEST_CHECK_EVERY);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

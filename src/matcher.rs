@@ -27,6 +27,16 @@ pub struct Tokens {
     handles: HashSet<String>,
 }
 
+/// The folded words of a keyword, as [`Tokens`] splits a post: `"Non è arrivato"` ->
+/// `["non", "e", "arrivato"]`.
+pub fn keyword_words(keyword: &str) -> Vec<String> {
+    fold(keyword)
+        .split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
@@ -121,24 +131,38 @@ impl Tokens {
         t
     }
 
+    /// Whether the post has this (folded) hashtag.
+    pub fn has_hashtag(&self, tag: &str) -> bool {
+        self.hashtags.contains(tag)
+    }
+
     fn push_word(&mut self, word: String, joined: bool) {
         self.joined.push(joined && !self.words.is_empty());
         self.words.push(word);
     }
 
     fn contains_phrase(&self, phrase: &[String]) -> bool {
-        let Some(first) = phrase.first() else {
-            return false;
-        };
-        if phrase.len() > self.words.len() {
+        self.contains_words(phrase, false)
+    }
+
+    /// Whether the folded `phrase` appears as consecutive words; with `last_is_prefix`, its
+    /// last word only has to start the post's word (`deliver` + prefix matches "delivered").
+    pub fn contains_words(&self, phrase: &[String], last_is_prefix: bool) -> bool {
+        if phrase.is_empty() || phrase.len() > self.words.len() {
             return false;
         }
-        'outer: for start in 0..=self.words.len() - phrase.len() {
-            if &self.words[start] != first {
-                continue;
+        let last = phrase.len() - 1;
+        let word_matches = |k: usize, word: &str, wanted: &str| {
+            if k == last && last_is_prefix {
+                word.starts_with(wanted)
+            } else {
+                word == wanted
             }
-            for (k, w) in phrase.iter().enumerate().skip(1) {
-                if &self.words[start + k] != w || !self.joined[start + k] {
+        };
+        'outer: for start in 0..=self.words.len() - phrase.len() {
+            for (k, w) in phrase.iter().enumerate() {
+                if !word_matches(k, &self.words[start + k], w) || (k > 0 && !self.joined[start + k])
+                {
                     continue 'outer;
                 }
             }
@@ -163,11 +187,7 @@ enum Term {
 
 impl Term {
     fn phrase(text: &str) -> Option<Term> {
-        let words: Vec<String> = fold(text)
-            .split(|c: char| !is_word_char(c))
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect();
+        let words = keyword_words(text);
         if words.is_empty() {
             return None;
         }

@@ -19,11 +19,13 @@ macro_rules! p {
 }
 
 mod alerts;
+mod digests;
 mod email;
 mod locate;
 mod sources;
 
 pub use alerts::*;
+pub use digests::*;
 pub use email::*;
 use locate::{Document, Seg, join_path, span_of};
 pub use sources::*;
@@ -62,6 +64,8 @@ pub struct Config {
     pub email: EmailConfig,
     pub sources: SourcesConfig,
     pub alerts: AlertsConfig,
+    pub digests: Vec<DigestConfig>,
+    pub touchpoints: Vec<TouchpointConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +116,10 @@ struct RawConfig {
     alerts: Option<alerts::RawAlerts>,
     #[serde(default)]
     sources: Option<sources::RawSources>,
+    #[serde(default)]
+    digests: Vec<digests::RawDigest>,
+    #[serde(default)]
+    touchpoints: Option<Vec<TouchpointConfig>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +178,7 @@ impl Config {
     /// One line for `mentiond check-config`.
     pub fn summary(&self) -> String {
         format!(
-            "config OK: {} brand(s) [{}], storage {}, sources [{}], alerts {}, e-mail {} ({} recipient(s))",
+            "config OK: {} brand(s) [{}], storage {}, sources [{}], alerts {}, digests [{}], e-mail {} ({} recipient(s))",
             self.brands.len(),
             self.brands
                 .iter()
@@ -184,6 +192,15 @@ impl Config {
                 self.sources.names().join(", ")
             },
             if self.alerts.enabled { "on" } else { "off" },
+            if self.digests.is_empty() {
+                "none".to_string()
+            } else {
+                self.digests
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
             self.email.transport,
             self.email.to.len(),
         )
@@ -253,6 +270,8 @@ impl Validator<'_> {
         let email = self.email(raw.email)?;
         let sources = self.sources(raw.sources.unwrap_or_default(), &brands)?;
         let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email)?;
+        let digests = self.digests(raw.digests, &brands, &email)?;
+        let touchpoints = self.touchpoints(raw.touchpoints)?;
         Ok(Config {
             file: file.to_path_buf(),
             storage,
@@ -260,6 +279,8 @@ impl Validator<'_> {
             email,
             sources,
             alerts,
+            digests,
+            touchpoints,
         })
     }
 
@@ -509,6 +530,56 @@ mod tests {
         );
         let (line, _, key, _) = invalid(&format!("[storage]\nurl = \"mysql://x\"\n{MINIMAL}"));
         assert_eq!((line, key.as_str()), (2, "storage.url"));
+    }
+
+    #[test]
+    fn digests_and_touchpoints() {
+        let c = parse(&format!(
+            "{MINIMAL}[email]\nto = [\"team@example.org\"]\n\n[[digests]]\nname = \"daily\"\nschedule = \"0 0 8 * * Mon-Fri\"\ntimezone = \"Europe/Rome\"\nlanguage = \"it\"\nbrands = [\"acme\"]\n"
+        ))
+        .unwrap();
+        let d = &c.digests[0];
+        assert_eq!(
+            d.brands,
+            vec!["Acme"],
+            "names resolve to the configured spelling"
+        );
+        assert_eq!(
+            d.to,
+            vec!["team@example.org"],
+            "recipients default to [email] to"
+        );
+        assert_eq!(d.language, Lang::It);
+        assert_eq!(d.timezone(), chrono_tz::Europe::Rome);
+        assert_eq!(c.touchpoints, default_touchpoints());
+
+        // The shipped file, pasted into a config, passes the same validation.
+        let c = parse(&format!("{MINIMAL}{DEFAULT_TOUCHPOINTS_TOML}")).unwrap();
+        assert_eq!(c.touchpoints, default_touchpoints());
+        let c = parse(&format!("touchpoints = []\n{MINIMAL}")).unwrap();
+        assert!(c.touchpoints.is_empty());
+
+        let base = "[email]\nto = [\"a@example.org\"]\n[[digests]]\nname = \"d\"\n";
+        let (line, _, key, msg) = invalid(&format!("{MINIMAL}{base}schedule = \"0 8 * * 1-5\"\n"));
+        assert_eq!((line, key.as_str()), (8, "digests[0].schedule"));
+        assert!(msg.contains("seconds first"), "{msg}");
+        let (line, _, key, _) = invalid(&format!(
+            "{MINIMAL}{base}schedule = \"@daily\"\ntimezone = \"Europe/Roma\"\n"
+        ));
+        assert_eq!((line, key.as_str()), (9, "digests[0].timezone"));
+        let (line, _, key, _) = invalid(&format!(
+            "{MINIMAL}{base}schedule = \"@daily\"\nbrands = [\"Acme\", \"Nope\"]\n"
+        ));
+        assert_eq!((line, key.as_str()), (9, "digests[0].brands[1]"));
+        let (_, _, key, msg) = invalid(&format!(
+            "{MINIMAL}[[digests]]\nname = \"d\"\nschedule = \"@daily\"\n"
+        ));
+        assert_eq!(key, "digests[0].name");
+        assert!(msg.contains("no recipient"), "{msg}");
+        let (line, _, key, _) = invalid(&format!(
+            "{MINIMAL}[[touchpoints]]\nname = \"x\"\nkeywords = [\"ok\", \"a*b\"]\n"
+        ));
+        assert_eq!((line, key.as_str()), (6, "touchpoints[0].keywords[1]"));
     }
 
     #[test]

@@ -90,52 +90,97 @@ pub fn spike_chart(bins: &[Bin]) -> Result<Vec<u8>, String> {
     encode_png(&rgb, WIDTH, HEIGHT)
 }
 
-/// Bars of one series (e.g. mentions per day) with an optional line (e.g. net sentiment
-/// mapped onto the same height). Returns a PNG.
-pub fn bars_chart(values: &[f64], line: Option<&[f64]>) -> Result<Vec<u8>, String> {
+/// One bar of a trend chart: mentions by label, and the net sentiment (-100..100) if any
+/// mention was scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendBar {
+    pub positive: f64,
+    pub neutral: f64,
+    pub negative: f64,
+    pub unscored: f64,
+    pub net: Option<f64>,
+}
+
+/// Stacked bars of mentions (negative at the bottom, then neutral, positive, unscored) and a
+/// line of net sentiment on its own scale (-100 at the bottom, +100 at the top, a light rule at
+/// zero); the line is broken where a bar has no scored mention. Returns a PNG.
+pub fn trend_chart(bars: &[TrendBar]) -> Result<Vec<u8>, String> {
     let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        if !values.is_empty() {
-            let top = values.iter().copied().fold(1.0f64, f64::max) * 1.1;
-            let n = values.len() as i32;
+        if !bars.is_empty() {
+            let total = |b: &TrendBar| b.positive + b.neutral + b.negative + b.unscored;
+            let top = bars.iter().map(total).fold(1.0f64, f64::max) * 1.1;
+            let n = bars.len() as i32;
             let plot_w = WIDTH as i32 - 2 * PAD;
             let plot_h = HEIGHT as i32 - 2 * PAD;
             let x = |i: i32| PAD + plot_w * i / n;
             let y = |v: f64| PAD + plot_h - ((v / top) * plot_h as f64).round() as i32;
-            for (i, v) in values.iter().enumerate() {
-                let (x0, x1) = (x(i as i32) + 2, (x(i as i32 + 1) - 2).max(x(i as i32) + 2));
-                root.draw(&Rectangle::new(
-                    [(x0, y(*v)), (x1, y(0.0))],
-                    RGBColor(90, 130, 200).filled(),
-                ))
-                .map_err(|e| e.to_string())?;
+            let ny = |v: f64| PAD + plot_h - (((v + 100.0) / 200.0) * plot_h as f64).round() as i32;
+            root.draw(&PathElement::new(
+                vec![(PAD, ny(0.0)), (WIDTH as i32 - PAD, ny(0.0))],
+                RGBColor(215, 215, 215).stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?;
+            let gap = if plot_w / n > 6 { 1 } else { 0 };
+            for (i, b) in bars.iter().enumerate() {
+                let (x0, x1) = (
+                    x(i as i32) + gap,
+                    (x(i as i32 + 1) - gap).max(x(i as i32) + gap),
+                );
+                let mut base = 0.0;
+                for (value, color) in [
+                    (b.negative, RGBColor(205, 55, 55)),
+                    (b.neutral, RGBColor(175, 182, 195)),
+                    (b.positive, RGBColor(50, 155, 90)),
+                    (b.unscored, RGBColor(225, 225, 225)),
+                ] {
+                    if value > 0.0 {
+                        root.draw(&Rectangle::new(
+                            [(x0, y(base + value)), (x1, y(base))],
+                            color.filled(),
+                        ))
+                        .map_err(|e| e.to_string())?;
+                        base += value;
+                    }
+                }
             }
-            if let Some(line) = line {
-                // -100..100 onto the full height.
-                let ly =
-                    |v: f64| PAD + plot_h - (((v + 100.0) / 200.0) * plot_h as f64).round() as i32;
-                root.draw(&PathElement::new(
-                    vec![(PAD, ly(0.0)), (WIDTH as i32 - PAD, ly(0.0))],
-                    RGBColor(210, 210, 210).stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?;
-                let pts: Vec<(i32, i32)> = line
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| ((x(i as i32) + x(i as i32 + 1)) / 2, ly(*v)))
-                    .collect();
-                root.draw(&PathElement::new(
-                    pts,
-                    RGBColor(230, 120, 20).stroke_width(3),
-                ))
-                .map_err(|e| e.to_string())?;
+            let mut segment: Vec<(i32, i32)> = Vec::new();
+            let line = RGBColor(30, 60, 140).stroke_width(3);
+            for (i, b) in bars.iter().enumerate() {
+                let mid = (x(i as i32) + x(i as i32 + 1)) / 2;
+                match b.net {
+                    Some(v) => segment.push((mid, ny(v.clamp(-100.0, 100.0)))),
+                    None => {
+                        draw_segment(&root, &mut segment, line)?;
+                    }
+                }
             }
+            draw_segment(&root, &mut segment, line)?;
         }
         root.present().map_err(|e| e.to_string())?;
     }
     encode_png(&rgb, WIDTH, HEIGHT)
+}
+
+/// Draws a run of points as a line (a single point as a dot) and empties it.
+fn draw_segment<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    points: &mut Vec<(i32, i32)>,
+    style: ShapeStyle,
+) -> Result<(), String> {
+    match points.len() {
+        0 => {}
+        1 => root
+            .draw(&Circle::new(points[0], 3, style.filled()))
+            .map_err(|e| e.to_string())?,
+        _ => root
+            .draw(&PathElement::new(std::mem::take(points), style))
+            .map_err(|e| e.to_string())?,
+    }
+    points.clear();
+    Ok(())
 }
 
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
@@ -167,8 +212,17 @@ mod tests {
         let png = spike_chart(&bins).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert!(png.len() > 500);
-        let png = bars_chart(&[3.0, 5.0, 8.0], Some(&[10.0, -20.0, 40.0])).unwrap();
+        let bar = |p: f64, net: Option<f64>| TrendBar {
+            positive: p,
+            neutral: 2.0,
+            negative: 1.0,
+            unscored: 0.0,
+            net,
+        };
+        let png =
+            trend_chart(&[bar(3.0, Some(10.0)), bar(0.0, None), bar(8.0, Some(40.0))]).unwrap();
         assert_eq!(&png[..4], b"\x89PNG");
+        assert!(trend_chart(&[]).is_ok());
         assert!(spike_chart(&[]).is_ok());
     }
 }

@@ -8,6 +8,7 @@
 //! window between the server's 250 and our commit) is recognisable.
 
 pub mod chart;
+pub mod digest;
 pub mod render;
 pub mod sender;
 pub mod transport;
@@ -16,7 +17,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
-pub use render::{AlertView, Rendered};
+pub use render::{AlertView, InlineImage, Rendered};
 pub use sender::{SendReport, Sender};
 pub use transport::{DeliveryError, Mailer};
 
@@ -81,17 +82,17 @@ pub fn compose(
     let html = SinglePart::builder()
         .header(ContentType::TEXT_HTML)
         .body(rendered.html.clone());
-    let alternative = match &rendered.chart_png {
-        Some(png) => {
-            let image = Attachment::new_inline(render::CHART_CID.to_string()).body(
-                png.clone(),
+    let alternative = if rendered.images.is_empty() {
+        MultiPart::alternative().singlepart(text).singlepart(html)
+    } else {
+        let mut related = MultiPart::related().singlepart(html);
+        for image in &rendered.images {
+            related = related.singlepart(Attachment::new_inline(image.cid.clone()).body(
+                image.png.clone(),
                 ContentType::parse("image/png").expect("a valid content type"),
-            );
-            MultiPart::alternative()
-                .singlepart(text)
-                .multipart(MultiPart::related().singlepart(html).singlepart(image))
+            ));
         }
-        None => MultiPart::alternative().singlepart(text).singlepart(html),
+        MultiPart::alternative().singlepart(text).multipart(related)
     };
     let message = builder
         .multipart(alternative)

@@ -41,8 +41,33 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
-    /// An inline image, referenced from the HTML as `cid:chart@mentiond`.
-    pub chart_png: Option<Vec<u8>>,
+    /// Images shown inline, referenced from the HTML as `cid:<content id>`.
+    pub images: Vec<InlineImage>,
+}
+
+/// A PNG shown in the HTML part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineImage {
+    /// The Content-ID, without angle brackets: `chart@mentiond`.
+    pub cid: String,
+    pub png: Vec<u8>,
+}
+
+impl Rendered {
+    /// The HTML with its images embedded as `data:` URLs: a file a browser shows as the
+    /// e-mail client would (previews, the file transport).
+    pub fn html_with_data_images(&self) -> String {
+        use base64::Engine;
+        let mut html = self.html.clone();
+        for image in &self.images {
+            let data = base64::engine::general_purpose::STANDARD.encode(&image.png);
+            html = html.replace(
+                &format!("cid:{}", image.cid),
+                &format!("data:image/png;base64,{data}"),
+            );
+        }
+        html
+    }
 }
 
 pub const CHART_CID: &str = "chart@mentiond";
@@ -463,7 +488,13 @@ pub fn alert(v: &AlertView, chart_png: Option<Vec<u8>>) -> Rendered {
         subject,
         text,
         html,
-        chart_png,
+        images: chart_png
+            .map(|png| InlineImage {
+                cid: CHART_CID.to_string(),
+                png,
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -506,7 +537,7 @@ pub fn recovery(v: &AlertView, resolved_at: DateTime<Utc>) -> Rendered {
         subject,
         text,
         html,
-        chart_png: None,
+        images: Vec::new(),
     }
 }
 

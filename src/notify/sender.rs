@@ -14,6 +14,10 @@ use crate::store::{Store, StoreError};
 /// Attempts before a transiently failing message is given up (about a day and a half).
 pub const MAX_ATTEMPTS: i64 = 40;
 
+/// How long a sender holds a message it is delivering: longer than an SMTP transaction can
+/// take with the transport's timeouts.
+const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// The wait after the `attempts`-th failed attempt: 30 s doubling up to an hour.
 pub fn backoff(attempts: i64) -> chrono::Duration {
     let exp = (attempts.max(1) - 1).min(10) as u32;
@@ -50,45 +54,67 @@ impl Sender {
         let mut report = SendReport::default();
         let now = self.clock.now();
         for msg in self.store.due_messages(now, 50).await? {
-            if matches!(msg.kind.as_str(), "alert" | "recovery") {
-                if let Some(brand) = &msg.brand {
-                    if let Some(silence) = self.store.active_silence(brand, now).await? {
-                        info!(brand = %brand, reason = %silence.reason, message = msg.id, "alert silenced");
-                        self.store.mark_silenced(&msg, &silence.reason).await?;
-                        report.silenced += 1;
-                        continue;
-                    }
-                }
-            }
-            match self.mailer.deliver(&msg).await {
-                Ok(()) => {
-                    self.store.mark_sent(msg.id, self.clock.now()).await?;
-                    info!(message = msg.id, kind = %msg.kind, subject = %msg.subject, "e-mail sent");
-                    report.sent += 1;
-                }
-                Err(DeliveryError::Permanent(e)) => {
-                    error!(message = msg.id, error = %e, "e-mail refused for good; see mentiond status");
-                    self.store.mark_attempt_failed(msg.id, &e, None).await?;
-                    report.failed += 1;
-                }
-                Err(DeliveryError::Transient(e)) => {
-                    let attempts = msg.attempts + 1;
-                    if attempts >= MAX_ATTEMPTS {
-                        error!(message = msg.id, attempts, error = %e, "giving up on an e-mail; see mentiond status");
-                        self.store.mark_attempt_failed(msg.id, &e, None).await?;
-                        report.failed += 1;
-                    } else {
-                        let next = self.clock.now() + backoff(attempts);
-                        warn!(message = msg.id, attempts, error = %e, retry_at = %next, "e-mail not delivered; will retry");
-                        self.store
-                            .mark_attempt_failed(msg.id, &e, Some(next))
-                            .await?;
-                        report.retrying += 1;
-                    }
+            self.send(msg, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Delivers one message now if it is due and no other sender has it (`digest --send`).
+    pub async fn send_one(&self, id: i64) -> Result<SendReport, StoreError> {
+        let mut report = SendReport::default();
+        if let Some(msg) = self.store.message(id).await? {
+            self.send(msg, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn send(
+        &self,
+        msg: crate::store::OutboxMessage,
+        report: &mut SendReport,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        if !self.store.claim_message(msg.id, now, CLAIM_LEASE).await? {
+            return Ok(());
+        }
+        if matches!(msg.kind.as_str(), "alert" | "recovery") {
+            if let Some(brand) = &msg.brand {
+                if let Some(silence) = self.store.active_silence(brand, now).await? {
+                    info!(brand = %brand, reason = %silence.reason, message = msg.id, "alert silenced");
+                    self.store.mark_silenced(&msg, &silence.reason).await?;
+                    report.silenced += 1;
+                    return Ok(());
                 }
             }
         }
-        Ok(report)
+        match self.mailer.deliver(&msg).await {
+            Ok(()) => {
+                self.store.mark_sent(msg.id, self.clock.now()).await?;
+                info!(message = msg.id, kind = %msg.kind, subject = %msg.subject, "e-mail sent");
+                report.sent += 1;
+            }
+            Err(DeliveryError::Permanent(e)) => {
+                error!(message = msg.id, error = %e, "e-mail refused for good; see mentiond status");
+                self.store.mark_attempt_failed(msg.id, &e, None).await?;
+                report.failed += 1;
+            }
+            Err(DeliveryError::Transient(e)) => {
+                let attempts = msg.attempts + 1;
+                if attempts >= MAX_ATTEMPTS {
+                    error!(message = msg.id, attempts, error = %e, "giving up on an e-mail; see mentiond status");
+                    self.store.mark_attempt_failed(msg.id, &e, None).await?;
+                    report.failed += 1;
+                } else {
+                    let next = self.clock.now() + backoff(attempts);
+                    warn!(message = msg.id, attempts, error = %e, retry_at = %next, "e-mail not delivered; will retry");
+                    self.store
+                        .mark_attempt_failed(msg.id, &e, Some(next))
+                        .await?;
+                    report.retrying += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How long to sleep: until the next due message, at most `max`.

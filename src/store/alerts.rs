@@ -240,6 +240,30 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// For the alerts fired in [from, to): the state of each one's e-mail (`sent`, `pending`,
+    /// `failed`, `silenced`), by alert id.
+    pub async fn alert_email_states(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id, (SELECT o.state FROM outbox o WHERE o.kind = 'alert' AND o.ref_id = a.id ORDER BY o.id DESC LIMIT 1) \
+             FROM alerts a WHERE a.fired_at >= ? AND a.fired_at < ?",
+        )
+        .bind(format_time(&from))
+        .bind(format_time(&to))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for r in &rows {
+            if let Some(state) = r.try_get::<Option<String>, _>(1)? {
+                out.insert(r.try_get::<i64, _>(0)?, state);
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores an alert and its e-mail in one transaction; returns the alert's id. The message is
     /// built by `render` once the id is known (it appears in the e-mail and its Message-ID).
     pub async fn insert_alert<F>(&self, alert: &NewAlert, render: F) -> Result<i64, StoreError>
@@ -314,10 +338,9 @@ impl Store {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let now = format_time(&now);
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? AND not_before <= ? \
-             ORDER BY next_attempt_at, id LIMIT ?",
+            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 \
+             AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at, id LIMIT ?2",
         )
-        .bind(&now)
         .bind(&now)
         .bind(limit)
         .fetch_all(&self.writer)
@@ -331,7 +354,7 @@ impl Store {
     /// When the next pending message is due (to sleep until then).
     pub async fn next_message_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let t: Option<String> = sqlx::query_scalar(
-            "SELECT min(max(next_attempt_at, not_before)) FROM outbox WHERE state = 'pending'",
+            "SELECT min(max(next_attempt_at, not_before, coalesce(claimed_until, ''))) FROM outbox WHERE state = 'pending'",
         )
         .fetch_one(&self.reader)
         .await?;
@@ -350,8 +373,54 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Takes a due message for delivery for `lease`, so that no other sender (the daemon,
+    /// `digest --send`) delivers it meanwhile. False when it is no longer pending, due and
+    /// free. A sender that dies mid-delivery leaves the message to whoever comes after the
+    /// lease (or to the daemon's next start, see [`Store::release_claims`]).
+    pub async fn claim_message(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let now_s = format_time(&now);
+        let n = sqlx::query(
+            "UPDATE outbox SET claimed_until = ?1 WHERE id = ?2 AND state = 'pending' AND next_attempt_at <= ?3 \
+             AND not_before <= ?3 AND (claimed_until IS NULL OR claimed_until <= ?3)",
+        )
+        .bind(format_time(&(now + lease)))
+        .bind(id)
+        .bind(&now_s)
+        .execute(&self.writer)
+        .await?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    /// Frees every claim: called when the daemon starts, since the claims of a process that
+    /// died are void.
+    pub async fn release_claims(&self) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL")
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// One message by id.
+    pub async fn message(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError> {
+        let row = sqlx::query("SELECT * FROM outbox WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref()
+            .map(message_from_row)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
     pub async fn mark_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?")
             .bind(format_time(&at))
             .bind(id)
             .execute(&self.writer)
@@ -368,7 +437,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match next {
             Some(next) => {
-                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
+                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ?")
                     .bind(error)
                     .bind(format_time(&next))
                     .bind(id)
@@ -376,7 +445,7 @@ impl Store {
                     .await?;
             }
             None => {
-                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'failed' WHERE id = ?")
+                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'failed', claimed_until = NULL WHERE id = ?")
                     .bind(error)
                     .bind(id)
                     .execute(&self.writer)
@@ -487,7 +556,7 @@ impl Store {
     }
 }
 
-async fn insert_message(
+pub(super) async fn insert_message(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     msg: &NewMessage,
     ref_id: Option<i64>,

@@ -6,6 +6,7 @@
 //! analyst's `sqlite3` shell, a backup).
 
 mod alerts;
+mod digests;
 mod query;
 mod sources;
 
@@ -25,6 +26,7 @@ use crate::config::DatabaseLocation;
 use crate::mention::{ScoredMention, format_time};
 
 pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, Silence};
+pub use digests::{DigestRun, NewDigestRun, RunState};
 pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
 pub use sources::{PageCommit, SourceHealth, SourceStatus};
 

@@ -208,7 +208,10 @@ async fn a_spike_fires_one_explained_alert_then_resolves() {
     );
     assert_eq!(m.recipients, vec!["marketing@example.org".to_string()]);
     let html = m.html.clone().unwrap();
-    assert!(html.contains("cid:chart@mentiond"));
+    assert!(
+        html.contains("<img src=\"data:image/png;base64,"),
+        "the stored HTML shows the chart in a browser"
+    );
     assert!(
         NEGATIVE.iter().any(|t| html.contains(&t[..20])),
         "the worst posts are quoted"
@@ -436,7 +439,7 @@ fn queued(kind: &'static str, brand: &str, now: DateTime<Utc>, n: u32) -> NewMes
         subject: format!("[mentiond] test {n}"),
         text: format!("hello {n}"),
         html: format!("<p>hello {n}</p>"),
-        chart_png: None,
+        images: Vec::new(),
     };
     let from = "mentiond <alerts@example.org>";
     let id = notify::message_id(&format!("{kind}-{n}"), now, from);

@@ -8,6 +8,7 @@ mod alerts;
 mod config_errors;
 mod daemon;
 mod detect;
+mod digests;
 mod ingest;
 mod query;
 mod sentiment;

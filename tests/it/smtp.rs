@@ -228,7 +228,7 @@ fn b64(s: &str) -> String {
 }
 
 /// A tiny base64 decoder: the tests need no extra crate for it.
-mod base64_decode {
+pub mod base64_decode {
     pub fn decode(s: &str) -> Vec<u8> {
         let val = |c: u8| -> Option<u32> {
             Some(match c {
