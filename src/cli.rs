@@ -93,6 +93,15 @@ pub enum Command {
     Silence(SilenceArgs),
     /// Preview a digest as HTML, send one now, or list the digests and their next runs.
     Digest(DigestArgs),
+    /// Write a consistent copy of the live database (safe while the daemon runs).
+    Backup {
+        /// The copy to write (a SQLite file).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
     Sentiment {
         /// Language of the lines: `auto` detects it per line.
@@ -258,10 +267,48 @@ fn init_tracing(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr);
+    // Under systemd, stderr goes to the journal, which stamps every line itself: no second
+    // timestamp, no colours, and a `<N>` prefix so `journalctl -p warning` works.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let _ = match format {
+        LogFormat::Text if journald => builder
+            .with_ansi(false)
+            .event_format(JournalPriority(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_ansi(false),
+            ))
+            .try_init(),
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Prefixes each line with its syslog priority (`<3>` error ... `<7>` debug), which journald
+/// reads from a service's stderr.
+struct JournalPriority<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 fn load_config(path: &Path) -> Result<Config> {
@@ -283,6 +330,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Backtest { input } => backtest(&cli.config, &input).await,
         Command::Silence(args) => silence(&cli.config, args).await,
         Command::Digest(args) => digest(&cli.config, args).await,
+        Command::Backup { to, force } => backup(&cli.config, &to, force).await,
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
@@ -556,8 +604,10 @@ async fn run_daemon(config_path: &Path) -> Result<u8> {
     tracing::info!(config = %config.file.display(), "{}", config.summary());
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::daemon::cancel_on_signals(shutdown.clone())?;
-    let daemon = crate::daemon::Daemon::start(config).await?;
-    daemon.run(shutdown).await?;
+    let reload = Arc::new(tokio::sync::Notify::new());
+    crate::daemon::reload_on_sighup(reload.clone())?;
+    let daemon = crate::daemon::Daemon::start(config, config_path.to_path_buf()).await?;
+    daemon.run(shutdown, reload).await?;
     Ok(0)
 }
 
@@ -1080,13 +1130,24 @@ async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
     }
     // --send
     let outcome = runner.queue_now(&digest).await?;
-    let crate::digest::RunOutcome::Queued { message, .. } = outcome else {
-        store.close().await;
-        bail!("the digest could not be composed (see the log)");
+    let message = match outcome {
+        Some(crate::digest::RunOutcome::Queued { message, .. }) => message,
+        Some(_) => {
+            store.close().await;
+            eprintln!(
+                "digest {:?}: nothing to report since its last run (skip_empty): no e-mail sent",
+                digest.name
+            );
+            return Ok(0);
+        }
+        None => {
+            store.close().await;
+            bail!("the digest could not be composed (see the log)");
+        }
     };
     let mailer =
         crate::notify::Mailer::from_config(&config.email).context("setting up e-mail delivery")?;
-    let sender = crate::notify::Sender::new(store.clone(), mailer, clock);
+    let sender = crate::notify::Sender::new(store.clone(), mailer, clock).owned_by("cli");
     let report = sender.send_one(message).await?;
     let msg = store.message(message).await?;
     store.close().await;
@@ -1104,4 +1165,21 @@ async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
         eprintln!("digest {:?} not delivered: {error}", digest.name);
     }
     Ok(1)
+}
+
+async fn backup(config_path: &Path, to: &Path, force: bool) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let started = std::time::Instant::now();
+    let result = store.backup_to(to, force).await;
+    store.close().await;
+    let size = result.with_context(|| format!("backing up {}", config.storage.database))?;
+    eprintln!(
+        "backup of {} written to {} ({:.1} MB in {:.1} s)",
+        config.storage.database,
+        to.display(),
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }

@@ -99,12 +99,27 @@ impl Schedule {
         }
     }
 
+    /// Whether the zone's offset is the same from `SEARCH_MARGIN_HOURS` before `t` to as long
+    /// after: then local times near `t` map to instants one to one, and a search can start at
+    /// `t` itself instead of scanning the margin (which matters for dense schedules).
+    fn steady_around(&self, t: DateTime<Utc>) -> bool {
+        use chrono::Offset;
+        let offset = |x: DateTime<Utc>| x.with_timezone(&self.timezone).offset().fix();
+        let margin = Duration::hours(SEARCH_MARGIN_HOURS);
+        offset(t - margin) == offset(t) && offset(t) == offset(t + margin)
+    }
+
     /// The first run strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Local times are read on a clock without daylight saving (UTC used as a plain
         // calendar), then placed with `instant`, which never moves a time back.
         let local = t.with_timezone(&self.timezone).naive_local();
-        let from = (local - Duration::hours(SEARCH_MARGIN_HOURS)).and_utc();
+        let margin = if self.steady_around(t) {
+            Duration::seconds(1)
+        } else {
+            Duration::hours(SEARCH_MARGIN_HOURS)
+        };
+        let from = (local - margin).and_utc();
         self.cron
             .after(&from)
             .map(|naive| naive.naive_utc())
@@ -115,7 +130,12 @@ impl Schedule {
     /// The last run at or before `t`.
     pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = t.with_timezone(&self.timezone).naive_local();
-        let from = (local + Duration::hours(SEARCH_MARGIN_HOURS)).and_utc();
+        let margin = if self.steady_around(t) {
+            Duration::seconds(1)
+        } else {
+            Duration::hours(SEARCH_MARGIN_HOURS)
+        };
+        let from = (local + margin).and_utc();
         self.cron
             .after(&from)
             .rev()
@@ -295,6 +315,23 @@ mod tests {
             ny.upcoming(utc("2026-10-26T00:00:00Z"), 2),
             vec![utc("2026-11-01T23:00:00Z"), utc("2026-11-08T23:00:00Z")]
         );
+    }
+
+    #[test]
+    fn dense_schedules_are_cheap_and_exact() {
+        let s = rome("*/2 * * * * *");
+        let t = utc("2026-11-24T10:00:01Z");
+        assert_eq!(s.next_after(t), Some(utc("2026-11-24T10:00:02Z")));
+        assert_eq!(s.last_at_or_before(t), Some(utc("2026-11-24T10:00:00Z")));
+        assert_eq!(
+            s.previous_before(utc("2026-11-24T10:00:00Z")),
+            Some(utc("2026-11-24T09:59:58Z"))
+        );
+        // Near a change the careful path is taken: after 02:59:58 CEST the local times 02:00 to
+        // 02:59 come again (CET) and do not fire twice; the next is 03:00 CET.
+        let near = utc("2026-10-25T00:59:59Z");
+        assert_eq!(s.next_after(near), Some(utc("2026-10-25T02:00:00Z")));
+        assert_eq!(s.last_at_or_before(near), Some(utc("2026-10-25T00:59:58Z")));
     }
 
     #[test]

@@ -21,6 +21,7 @@ CREATE INDEX digest_runs_name_time ON digest_runs (name, scheduled_at);
 -- A sender takes a message before delivering it, so that two senders (the daemon and
 -- `mentiond digest --send`) never deliver it at the same time.
 ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;           -- daemon | cli
 
 -- When the daemon first scheduled each digest: only run times after it count as missed
 -- while mentiond was down (a new digest does not fire for a time before it existed).

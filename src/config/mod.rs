@@ -71,7 +71,12 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     pub database: DatabaseLocation,
+    /// Mentions (and poll logs, sent e-mails) older than this are pruned; `None` keeps all.
+    pub retention: Option<std::time::Duration>,
 }
+
+/// Retention cannot be shorter than the history the alert detector replays, plus margin.
+pub const MIN_RETENTION_DAYS: u64 = 35;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatabaseLocation {
@@ -125,7 +130,10 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    url: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,15 +293,32 @@ impl Validator<'_> {
     }
 
     fn storage(&self, raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
-        let url = raw
-            .map(|s| s.url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let (url, retention) = match raw {
+            Some(r) => (r.url, r.retention),
+            None => (None, None),
+        };
+        let url = url.unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let retention = match retention.as_deref() {
+            None | Some("forever") => None,
+            Some(r) => {
+                let d = crate::config::parse_duration(r)
+                    .map_err(|e| self.err(p!["storage", "retention"], e))?;
+                if d.as_secs() < MIN_RETENTION_DAYS * 86_400 {
+                    return Err(self.err(
+                        p!["storage", "retention"],
+                        format!("{r:?} is too short: alerts replay 28 days of history; keep at least {MIN_RETENTION_DAYS}d (or \"forever\")"),
+                    ));
+                }
+                Some(d)
+            }
+        };
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"));
         match path {
             Some(p) if !p.trim().is_empty() && !p.contains('?') => Ok(StorageConfig {
                 database: DatabaseLocation::Sqlite(resolve(self.doc.file, p.trim())),
+                retention,
             }),
             Some(_) => Err(self.err(
                 p!["storage", "url"],
@@ -530,6 +555,14 @@ mod tests {
         );
         let (line, _, key, _) = invalid(&format!("[storage]\nurl = \"mysql://x\"\n{MINIMAL}"));
         assert_eq!((line, key.as_str()), (2, "storage.url"));
+        let c = parse(&format!("[storage]\nretention = \"400d\"\n{MINIMAL}")).unwrap();
+        assert_eq!(
+            c.storage.retention,
+            Some(std::time::Duration::from_secs(400 * 86_400))
+        );
+        let (line, _, key, msg) = invalid(&format!("[storage]\nretention = \"7d\"\n{MINIMAL}"));
+        assert_eq!((line, key.as_str()), (2, "storage.retention"));
+        assert!(msg.contains("too short"), "{msg}");
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn engagement_of(m: &MentionRow) -> u64 {
             o.iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "impressions" | "views"))
                 .filter_map(|(_, v)| v.as_u64())
-                .sum()
+                .fold(0u64, u64::saturating_add)
         })
         .unwrap_or(0)
 }
@@ -246,9 +246,16 @@ pub struct ExpectedSource {
     pub interval: Duration,
 }
 
-/// The sources the configuration polls.
-pub fn expected_sources(config: &Config) -> Vec<ExpectedSource> {
-    match crate::sources::build(&config.sources, &config.brands) {
+/// The sources the configuration polls for `brands` (a digest's): the queries of other
+/// brands are not its business.
+pub fn expected_sources(config: &Config, brands: &[String]) -> Vec<ExpectedSource> {
+    let subset: Vec<crate::config::BrandConfig> = config
+        .brands
+        .iter()
+        .filter(|b| brands.contains(&b.name))
+        .cloned()
+        .collect();
+    match crate::sources::build(&config.sources, &subset) {
         Ok(built) => built
             .iter()
             .map(|s| ExpectedSource {
@@ -256,6 +263,7 @@ pub fn expected_sources(config: &Config) -> Vec<ExpectedSource> {
                 queries: s.queries(),
                 interval: s.interval(),
             })
+            .filter(|s| !s.queries.is_empty())
             .collect(),
         Err(e) => {
             warn!(error = %e, "cannot list the sources for the digests' health section");
@@ -644,6 +652,12 @@ pub async fn build_report(
     })
 }
 
+/// A due digest waits at most this long for healthy sources to poll past its time, so that
+/// posts published just before it are in it.
+pub const SETTLE_MAX: chrono::Duration = chrono::Duration::minutes(10);
+/// Missed runs counted (for the log) at most.
+const MISSED_COUNTED: usize = 1000;
+
 /// What the runner did with one digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -664,15 +678,22 @@ pub struct DigestRunner {
     store: Arc<Store>,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
-    expected: Vec<ExpectedSource>,
+    /// Per digest name, the sources its health section looks at.
+    expected: std::collections::HashMap<String, Vec<ExpectedSource>>,
     touchpoints: TouchpointMatcher,
+    /// A due digest waits for sources still to poll past its time (see `SETTLE_MAX`).
+    waiting: std::sync::atomic::AtomicBool,
     /// When each digest was first scheduled (see [`Store::arm_digest`]), once read.
     armed: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
 }
 
 impl DigestRunner {
     pub fn new(store: Arc<Store>, config: Arc<Config>, clock: Arc<dyn Clock>) -> DigestRunner {
-        let expected = expected_sources(&config);
+        let expected = config
+            .digests
+            .iter()
+            .map(|d| (d.name.clone(), expected_sources(&config, &d.brands)))
+            .collect();
         let touchpoints = TouchpointMatcher::new(&config.touchpoints);
         DigestRunner {
             store,
@@ -680,8 +701,51 @@ impl DigestRunner {
             clock,
             expected,
             touchpoints,
+            waiting: Default::default(),
             armed: Default::default(),
         }
+    }
+
+    fn expected_for(&self, digest: &DigestConfig) -> &[ExpectedSource] {
+        self.expected
+            .get(&digest.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The digest's sources that are healthy but have not polled since `due`: posts published
+    /// just before `due` may still be on their way.
+    async fn sources_behind(
+        &self,
+        digest: &DigestConfig,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let expected = self.expected_for(digest);
+        if expected.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statuses = self.store.source_statuses(now).await?;
+        let mut behind = Vec::new();
+        for source in expected {
+            for query in &source.queries {
+                let Some(s) = statuses
+                    .iter()
+                    .find(|s| s.source_id == source.source_id && &s.query == query)
+                else {
+                    continue;
+                };
+                let polled_since = s
+                    .last_success_at
+                    .as_deref()
+                    .and_then(parse_time)
+                    .is_some_and(|t| t >= due);
+                if s.state == "ok" && !polled_since {
+                    behind.push(format!("{} {}", s.source_id, s.query));
+                }
+            }
+        }
+        Ok(behind)
     }
 
     pub fn digest(&self, name: &str) -> Option<&DigestConfig> {
@@ -703,7 +767,7 @@ impl DigestRunner {
             &self.config,
             digest,
             Period { start, end },
-            &self.expected,
+            self.expected_for(digest),
             &self.touchpoints,
         )
         .await
@@ -762,12 +826,16 @@ impl DigestRunner {
         let period = Period { start, end };
         let late = now - due;
         if let Some(l) = last_at {
-            let missed = digest
-                .schedule
-                .upcoming(l, 1000)
-                .into_iter()
-                .take_while(|t| *t < due)
-                .count();
+            // Counted lazily and bounded: a dense schedule after a long outage stays cheap.
+            let mut missed = 0;
+            let mut t = l;
+            while let Some(next) = digest.schedule.next_after(t) {
+                if next >= due || missed == MISSED_COUNTED {
+                    break;
+                }
+                missed += 1;
+                t = next;
+            }
             if missed > 0 {
                 warn!(digest = %digest.name, missed, "digest runs were missed while mentiond was not running; they are not sent");
             }
@@ -791,7 +859,7 @@ impl DigestRunner {
             };
             return Ok(self
                 .store
-                .record_digest_run(&run, |_| None)
+                .record_digest_run(&run, None)
                 .await?
                 .map(|(id, _)| {
                     warn!(digest = %digest.name, due = %format_time(&due), "digest skipped: {note}");
@@ -801,12 +869,21 @@ impl DigestRunner {
                     }
                 }));
         }
+        if late < SETTLE_MAX {
+            let behind = self.sources_behind(digest, due, now).await?;
+            if !behind.is_empty() {
+                self.waiting
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(digest = %digest.name, behind = %behind.join(", "), "digest waits for sources to poll past its time");
+                return Ok(None);
+            }
+        }
         let report = build_report(
             &self.store,
             &self.config,
             digest,
             period,
-            &self.expected,
+            self.expected_for(digest),
             &self.touchpoints,
         )
         .await?;
@@ -821,13 +898,11 @@ impl DigestRunner {
 
     /// `mentiond digest --send`: the period from the last run time before now until now,
     /// queued at once (not counted as a scheduled run).
-    pub async fn queue_now(&self, digest: &DigestConfig) -> Result<RunOutcome, StoreError> {
+    /// `None` when the e-mail could not be composed (logged).
+    pub async fn queue_now(&self, digest: &DigestConfig) -> Result<Option<RunOutcome>, StoreError> {
         let now = self.clock.now();
         let report = self.report(digest, now).await?;
-        Ok(self
-            .record(digest, &report, now, true)
-            .await?
-            .expect("a manual run is never a duplicate"))
+        self.record(digest, &report, now, true).await
     }
 
     async fn record(
@@ -854,41 +929,22 @@ impl DigestRunner {
             mentions: report.mentions() as i64,
             created_at: now,
         };
-        let from = &self.config.email.from;
-        let recorded = self
-            .store
-            .record_digest_run(&run, |id| {
-                let rendered = notify::digest::render(report);
-                let mid = message_id(&format!("digest-{}-{id}", slug(&digest.name)), now, from);
-                match notify::compose(
-                    from,
-                    &digest.to,
-                    &rendered,
-                    &mid,
-                    now,
-                    digest.language.code(),
-                ) {
-                    Ok(bytes) => Some(NewMessage {
-                        kind: "digest",
-                        brand: None,
-                        message_id: mid,
-                        sender: from.clone(),
-                        recipients: digest.to.clone(),
-                        subject: rendered.subject.clone(),
-                        message: bytes,
-                        html: Some(rendered.html_with_data_images()),
-                        created_at: now,
-                        not_before: now,
-                    }),
-                    Err(e) => {
-                        warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail");
-                        None
-                    }
+        // Composed before the transaction (the writer is never held while charts are drawn);
+        // a digest that cannot be composed is not recorded, so it is tried again.
+        let message = if empty {
+            None
+        } else {
+            match self.compose(digest, report, scheduled_at, manual, now) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail; will try again");
+                    return Ok(None);
                 }
-            })
-            .await?;
-        Ok(recorded.map(|(run, message)| match (empty, message) {
-            (false, Some(message)) => {
+            }
+        };
+        let recorded = self.store.record_digest_run(&run, message).await?;
+        Ok(recorded.map(|(run, message)| match message {
+            Some(message) => {
                 info!(digest = %digest.name, run, mentions = report.mentions(), "digest queued");
                 RunOutcome::Queued {
                     name: digest.name.clone(),
@@ -896,16 +952,65 @@ impl DigestRunner {
                     message,
                 }
             }
-            _ => RunOutcome::Empty {
+            None => RunOutcome::Empty {
                 name: digest.name.clone(),
                 run,
             },
         }))
     }
 
+    fn compose(
+        &self,
+        digest: &DigestConfig,
+        report: &DigestReport,
+        scheduled_at: DateTime<Utc>,
+        manual: bool,
+        now: DateTime<Utc>,
+    ) -> Result<NewMessage, notify::NotifyError> {
+        let from = &self.config.email.from;
+        let rendered = notify::digest::render(report);
+        // Stable for a scheduled run (its time), unique for a manual one.
+        let what = if manual {
+            format!("digest-{}-manual", slug(&digest.name))
+        } else {
+            format!(
+                "digest-{}-{}",
+                slug(&digest.name),
+                scheduled_at.format("%Y%m%dT%H%M%SZ")
+            )
+        };
+        let mid = message_id(&what, now, from);
+        let bytes = notify::compose(
+            from,
+            &digest.to,
+            &rendered,
+            &mid,
+            now,
+            digest.language.code(),
+        )?;
+        Ok(NewMessage {
+            kind: "digest",
+            brand: None,
+            message_id: mid,
+            sender: from.clone(),
+            recipients: digest.to.clone(),
+            subject: rendered.subject.clone(),
+            message: bytes,
+            html: Some(rendered.html_with_data_images()),
+            created_at: now,
+            not_before: now,
+        })
+    }
+
     /// The next run time of any digest after now.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let now = self.clock.now();
+        if self
+            .waiting
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Some(now + chrono::Duration::seconds(15));
+        }
         self.config
             .digests
             .iter()

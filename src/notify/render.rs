@@ -186,10 +186,10 @@ pub fn reach(m: &MentionRow) -> u64 {
             o.iter()
                 .filter(|(k, _)| k.as_str() != "impressions")
                 .filter_map(|(_, v)| v.as_u64())
-                .sum()
+                .fold(0u64, u64::saturating_add)
         })
         .unwrap_or(0);
-    followers + engagement
+    followers.saturating_add(engagement)
 }
 
 struct Words {

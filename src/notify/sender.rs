@@ -38,6 +38,8 @@ pub struct Sender {
     store: Arc<Store>,
     mailer: Mailer,
     clock: Arc<dyn Clock>,
+    /// Who claims messages: `daemon` (the default) or `cli`.
+    owner: &'static str,
 }
 
 impl Sender {
@@ -46,7 +48,14 @@ impl Sender {
             store,
             mailer,
             clock,
+            owner: "daemon",
         }
+    }
+
+    /// Claims messages as `owner` instead of `daemon` (see [`Store::claim_message`]).
+    pub fn owned_by(mut self, owner: &'static str) -> Sender {
+        self.owner = owner;
+        self
     }
 
     /// Delivers every message due now.
@@ -74,7 +83,11 @@ impl Sender {
         report: &mut SendReport,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
-        if !self.store.claim_message(msg.id, now, CLAIM_LEASE).await? {
+        if !self
+            .store
+            .claim_message(msg.id, now, CLAIM_LEASE, self.owner)
+            .await?
+        {
             return Ok(());
         }
         if matches!(msg.kind.as_str(), "alert" | "recovery") {

@@ -373,38 +373,43 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Takes a due message for delivery for `lease`, so that no other sender (the daemon,
-    /// `digest --send`) delivers it meanwhile. False when it is no longer pending, due and
+    /// Takes a due message for delivery for `lease`, on behalf of `owner` (`daemon`, `cli`), so
+    /// that no other sender delivers it meanwhile. False when it is no longer pending, due and
     /// free. A sender that dies mid-delivery leaves the message to whoever comes after the
-    /// lease (or to the daemon's next start, see [`Store::release_claims`]).
+    /// lease, or to the daemon's next start for the daemon's own claims
+    /// ([`Store::release_claims`]).
     pub async fn claim_message(
         &self,
         id: i64,
         now: DateTime<Utc>,
         lease: chrono::Duration,
+        owner: &str,
     ) -> Result<bool, StoreError> {
         let now_s = format_time(&now);
         let n = sqlx::query(
-            "UPDATE outbox SET claimed_until = ?1 WHERE id = ?2 AND state = 'pending' AND next_attempt_at <= ?3 \
+            "UPDATE outbox SET claimed_until = ?1, claimed_by = ?4 WHERE id = ?2 AND state = 'pending' AND next_attempt_at <= ?3 \
              AND not_before <= ?3 AND (claimed_until IS NULL OR claimed_until <= ?3)",
         )
         .bind(format_time(&(now + lease)))
         .bind(id)
         .bind(&now_s)
+        .bind(owner)
         .execute(&self.writer)
         .await?;
         Ok(n.rows_affected() == 1)
     }
 
-    /// Frees every claim: called when the daemon starts, since the claims of a process that
-    /// died are void.
-    pub async fn release_claims(&self) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL")
-                .execute(&self.writer)
-                .await?
-                .rows_affected(),
+    /// Frees the claims of `owner`: the daemon calls it when it starts, since only one daemon
+    /// runs on a database and the claims of one that died are void. (A `digest --send` running
+    /// at that moment keeps its claim.)
+    pub async fn release_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL WHERE claimed_until IS NOT NULL AND claimed_by = ?",
         )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
     }
 
     /// One message by id.

@@ -87,17 +87,14 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DigestRun, sqlx::Error> {
 }
 
 impl Store {
-    /// Records a run and, built by `render` once the run's id is known, its e-mail, in one
-    /// transaction. Returns `None`, writing nothing, when this scheduled run is already
-    /// recorded (another instance, or this one before a restart, decided it).
-    pub async fn record_digest_run<F>(
+    /// Records a run and its e-mail (for a queued run) in one transaction: (run id, outbox
+    /// id). Returns `None`, writing nothing, when this scheduled run is already recorded
+    /// (another instance, or this one before a restart, decided it).
+    pub async fn record_digest_run(
         &self,
         run: &NewDigestRun,
-        render: F,
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError>
-    where
-        F: FnOnce(i64) -> Option<NewMessage>,
-    {
+        message: Option<NewMessage>,
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO digest_runs (name, scheduled_at, period_start, period_end, trigger, state, note, mentions, created_at) \
@@ -118,7 +115,7 @@ impl Store {
         let Some(id) = id else {
             return Ok(None);
         };
-        let message = match (run.state, render(id)) {
+        let message = match (run.state, message) {
             (RunState::Queued, Some(msg)) => Some(insert_message(&mut tx, &msg, Some(id)).await?),
             _ => None,
         };

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod digests;
+mod maintenance;
 mod query;
 mod sources;
 
@@ -27,6 +28,7 @@ use crate::mention::{ScoredMention, format_time};
 
 pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, Silence};
 pub use digests::{DigestRun, NewDigestRun, RunState};
+pub use maintenance::{BackupError, Pruned};
 pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
 pub use sources::{PageCommit, SourceHealth, SourceStatus};
 
