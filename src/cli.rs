@@ -98,6 +98,10 @@ pub enum Command {
         /// The copy to write (a SQLite file).
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
+        /// The database to copy, instead of the one the config names (the config is then not
+        /// read: a snapshot job needs neither it nor the service's credentials).
+        #[arg(long, value_name = "DB")]
+        from: Option<PathBuf>,
         /// Replace FILE if it exists.
         #[arg(long)]
         force: bool,
@@ -330,7 +334,9 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Backtest { input } => backtest(&cli.config, &input).await,
         Command::Silence(args) => silence(&cli.config, args).await,
         Command::Digest(args) => digest(&cli.config, args).await,
-        Command::Backup { to, force } => backup(&cli.config, &to, force).await,
+        Command::Backup { to, from, force } => {
+            backup(&cli.config, from.as_deref(), &to, force).await
+        }
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
@@ -1167,16 +1173,31 @@ async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
     Ok(1)
 }
 
-async fn backup(config_path: &Path, to: &Path, force: bool) -> Result<u8> {
-    let config = load_config(config_path)?;
-    let store = open_store(&config).await?;
+async fn backup(config_path: &Path, from: Option<&Path>, to: &Path, force: bool) -> Result<u8> {
+    let (store, name) = match from {
+        Some(db) => {
+            if !db.exists() {
+                bail!("no database at {}", db.display());
+            }
+            let store = Store::open_sqlite(db)
+                .await
+                .with_context(|| format!("opening {}", db.display()))?;
+            (store, format!("sqlite://{}", db.display()))
+        }
+        None => {
+            let config = load_config(config_path)?;
+            (
+                open_store(&config).await?,
+                config.storage.database.to_string(),
+            )
+        }
+    };
     let started = std::time::Instant::now();
     let result = store.backup_to(to, force).await;
     store.close().await;
-    let size = result.with_context(|| format!("backing up {}", config.storage.database))?;
+    let size = result.with_context(|| format!("backing up {name}"))?;
     eprintln!(
-        "backup of {} written to {} ({:.1} MB in {:.1} s)",
-        config.storage.database,
+        "backup of {name} written to {} ({:.1} MB in {:.1} s)",
         to.display(),
         size as f64 / 1e6,
         started.elapsed().as_secs_f64()

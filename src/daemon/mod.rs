@@ -324,10 +324,9 @@ async fn drain(tasks: &mut JoinSet<()>) {
 
 /// Pings systemd's watchdog at half its interval while every loop makes progress.
 async fn watchdog(progress: Arc<Progress>, shutdown: CancellationToken) {
-    let mut usec = 0;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+    let Some(usec) = watchdog_usec() else {
         return;
-    }
+    };
     let every = Duration::from_micros(usec / 2).max(Duration::from_millis(50));
     let mut reported = false;
     loop {
@@ -346,6 +345,16 @@ async fn watchdog(progress: Arc<Progress>, shutdown: CancellationToken) {
             error!(stalled = %stalled.join("; "), "no progress: watchdog pings stopped, systemd will restart mentiond");
             reported = true;
         }
+    }
+}
+
+/// The watchdog interval systemd asks for: `WATCHDOG_USEC`, for this process when
+/// `WATCHDOG_PID` names one (as `sd_watchdog_enabled(3)` reads them).
+fn watchdog_usec() -> Option<u64> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    match std::env::var("WATCHDOG_PID") {
+        Ok(pid) if pid.parse::<u32>().ok() != Some(std::process::id()) => None,
+        _ => (usec > 0).then_some(usec),
     }
 }
 

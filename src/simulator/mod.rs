@@ -114,7 +114,10 @@ impl World {
         let mut new: Vec<SimPost> = new.into_iter().collect();
         new.sort_by_key(|p| p.created_at);
         for mut p in new {
-            *seq += 1000 + (fastrand::u64(0..1000));
+            // Snowflake-like, as Mastodon and X assign them: the published time in
+            // milliseconds, shifted, plus a little noise.
+            let ms = p.created_at.timestamp_millis().max(0) as u64;
+            *seq = (*seq + 1).max((ms << 16) + fastrand::u64(0..1000));
             p.seq = *seq;
             posts.push(p);
         }

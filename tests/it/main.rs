@@ -13,3 +13,4 @@ mod ingest;
 mod query;
 mod sentiment;
 mod sources;
+mod systemd;
