@@ -93,6 +93,17 @@ pub enum Command {
     Silence(SilenceArgs),
     /// Preview a digest as HTML, send one now, or list the digests and their next runs.
     Digest(DigestArgs),
+    /// Show the whole product working, offline, in about a minute: a simulated social network,
+    /// the real daemon, an alert and a digest written as files.
+    Demo {
+        /// The demo's folder (wiped and written again at each run; never a folder it did not
+        /// create).
+        #[arg(long, default_value = "mentiond-demo")]
+        dir: PathBuf,
+        /// The same story in about twenty seconds.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write a consistent copy of the live database (safe while the daemon runs).
     Backup {
         /// The copy to write (a SQLite file).
@@ -241,7 +252,13 @@ fn parse_label(s: &str) -> Result<LabelFilter, String> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // The demo tells its own story on stdout; the daemon's routine lines would drown it.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_tracing(cli.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -265,9 +282,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr);
@@ -334,6 +352,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Backtest { input } => backtest(&cli.config, &input).await,
         Command::Silence(args) => silence(&cli.config, args).await,
         Command::Digest(args) => digest(&cli.config, args).await,
+        Command::Demo { dir, quick } => demo(&dir, quick).await,
         Command::Backup { to, from, force } => {
             backup(&cli.config, from.as_deref(), &to, force).await
         }
@@ -1202,5 +1221,18 @@ async fn backup(config_path: &Path, from: Option<&Path>, to: &Path, force: bool)
         size as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    Ok(0)
+}
+
+async fn demo(dir: &Path, quick: bool) -> Result<u8> {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    crate::daemon::cancel_on_signals(shutdown.clone())?;
+    let pace = if quick {
+        crate::demo::Pace::quick()
+    } else {
+        crate::demo::Pace::normal()
+    };
+    let report = crate::demo::run(dir, pace, shutdown).await?;
+    print!("{}", crate::demo::summary(&report));
     Ok(0)
 }

@@ -142,6 +142,7 @@ pub struct TrendPoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrendUnit {
+    FiveMinutes,
     Hour,
     Day,
     Week,
@@ -326,11 +327,13 @@ pub fn highlights(now: &Split, before: &Split, touchpoints: &[TouchpointLine]) -
         .collect()
 }
 
-/// The bars of the trend chart: hours for a period up to two days, days (local, DST-aware) up
-/// to three months, weeks beyond.
+/// The bars of the trend chart: 5 minutes for a period up to three hours, hours up to two
+/// days, days (local, DST-aware) up to three months, weeks beyond.
 pub fn trend_bins(period: Period, tz: Tz) -> (TrendUnit, Vec<DateTime<Utc>>) {
     let length = period.end - period.start;
-    let (unit, step_days) = if length <= chrono::Duration::hours(48) {
+    let (unit, step_days) = if length <= chrono::Duration::hours(3) {
+        (TrendUnit::FiveMinutes, 0)
+    } else if length <= chrono::Duration::hours(48) {
         (TrendUnit::Hour, 0)
     } else if length <= chrono::Duration::days(92) {
         (TrendUnit::Day, 1)
@@ -338,11 +341,16 @@ pub fn trend_bins(period: Period, tz: Tz) -> (TrendUnit, Vec<DateTime<Utc>>) {
         (TrendUnit::Week, 7)
     };
     let mut starts = vec![period.start];
-    if unit == TrendUnit::Hour {
-        let mut t = period.start + chrono::Duration::hours(1);
+    if matches!(unit, TrendUnit::Hour | TrendUnit::FiveMinutes) {
+        let step = if unit == TrendUnit::Hour {
+            chrono::Duration::hours(1)
+        } else {
+            chrono::Duration::minutes(5)
+        };
+        let mut t = period.start + step;
         while t < period.end {
             starts.push(t);
-            t += chrono::Duration::hours(1);
+            t += step;
         }
     } else {
         // The same wall-clock time each day: a 08:00 digest has bars from 08:00 to 08:00.

@@ -27,6 +27,7 @@ struct Words {
     points: &'static str,
     what_changed: &'static str,
     no_mentions: &'static str,
+    trend_five: &'static str,
     trend_hour: &'static str,
     trend_day: &'static str,
     trend_week: &'static str,
@@ -81,6 +82,7 @@ const EN: Words = Words {
     points: "points",
     what_changed: "What changed",
     no_mentions: "No mentions in this period.",
+    trend_five: "Mentions per 5 minutes",
     trend_hour: "Mentions per hour",
     trend_day: "Mentions per day",
     trend_week: "Mentions per week",
@@ -137,6 +139,7 @@ const IT: Words = Words {
     points: "punti",
     what_changed: "Cosa è cambiato",
     no_mentions: "Nessuna menzione in questo periodo.",
+    trend_five: "Menzioni ogni 5 minuti",
     trend_hour: "Menzioni per ora",
     trend_day: "Menzioni per giorno",
     trend_week: "Menzioni per settimana",
@@ -469,7 +472,9 @@ fn volume_line(b: &BrandReport, lang: Lang) -> String {
 fn bin_label(t: DateTime<Utc>, unit: TrendUnit, tz: Tz, lang: Lang) -> String {
     let l = t.with_timezone(&tz);
     match unit {
-        TrendUnit::Hour => format!("{:02}:{:02}", l.hour(), l.minute()),
+        TrendUnit::Hour | TrendUnit::FiveMinutes => {
+            format!("{:02}:{:02}", l.hour(), l.minute())
+        }
         TrendUnit::Day | TrendUnit::Week => {
             let w = words(lang);
             format!(
@@ -485,6 +490,7 @@ fn bin_label(t: DateTime<Utc>, unit: TrendUnit, tz: Tz, lang: Lang) -> String {
 fn trend_title(unit: TrendUnit, lang: Lang) -> &'static str {
     let w = words(lang);
     match unit {
+        TrendUnit::FiveMinutes => w.trend_five,
         TrendUnit::Hour => w.trend_hour,
         TrendUnit::Day => w.trend_day,
         TrendUnit::Week => w.trend_week,

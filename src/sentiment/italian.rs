@@ -27,7 +27,7 @@ const PACK: &str = include_str!("../../data/sentiment/it/pack.json");
 const EMOJI_ELITA: &str = include_str!("../../data/sentiment/it/emoji_elita.tsv");
 
 /// Version of the Italian pack's data and rules (stored with every score).
-pub const VERSION: &str = "it-2";
+pub const VERSION: &str = "it-3";
 
 #[derive(Deserialize)]
 struct PackFile {

@@ -7,6 +7,7 @@ mod smtp;
 mod alerts;
 mod config_errors;
 mod daemon;
+mod demo;
 mod detect;
 mod digests;
 mod ingest;
