@@ -361,6 +361,18 @@ async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+/// For commands that only read (query, status): an existing database is opened read-only, so
+/// analysts need no write access and never take the writer's lock; a missing one is created.
+async fn open_store_for_reading(config: &Config) -> Result<Store> {
+    let crate::config::DatabaseLocation::Sqlite(path) = &config.storage.database;
+    if path.exists() {
+        return Store::open_read_only(path)
+            .await
+            .with_context(|| format!("opening storage {} for reading", config.storage.database));
+    }
+    open_store(config).await
+}
+
 async fn open_store(config: &Config) -> Result<Store> {
     Store::open(&config.storage.database)
         .await
@@ -410,7 +422,7 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             );
         }
     }
-    let store = open_store(&config).await?;
+    let store = open_store_for_reading(&config).await?;
     let limit = (args.limit > 0).then_some(args.limit);
     let q = MentionQuery {
         brand: args.brand,
@@ -660,7 +672,7 @@ const STALE_AFTER_DAYS: i64 = 7;
 
 async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     let config = load_config(config_path)?;
-    let store = open_store(&config).await?;
+    let store = open_store_for_reading(&config).await?;
     let now = Utc::now();
     let rows = store.source_statuses(now).await?;
     // Configured sources that never ran show up too: silence must never look like health.

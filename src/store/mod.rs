@@ -53,6 +53,15 @@ pub enum StoreError {
     Search { query: String, reason: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(
+        "{}: schema version {found:?}, this mentiond expects {expected:?}: open it once with write access (mentiond run, or any command as the service's user) to migrate it",
+        path.display()
+    )]
+    Schema {
+        path: PathBuf,
+        found: Option<i64>,
+        expected: Option<i64>,
+    },
 }
 
 impl StoreError {
@@ -93,6 +102,13 @@ pub struct Store {
     reader: SqlitePool,
     /// Brand name (lowercase) -> id, filled as brands are first seen.
     brand_ids: Mutex<HashMap<String, i64>>,
+}
+
+/// The `-wal` file next to a database.
+fn wal_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -151,6 +167,68 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer,
+            reader,
+            brand_ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Opens an existing database for reading only: no migration, no write lock, no file
+    /// created, so a reader needs only read access (an analyst in the service's group).
+    /// Refuses a database whose schema differs from this mentiond's.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        match Store::open_read_only_with(path, false).await {
+            // A WAL database read without write access needs the `-shm` file the writer
+            // keeps. When no writer is active (no `-wal` file), nothing can change under the
+            // reader, and SQLite may read the file as immutable.
+            Err(StoreError::Open { .. }) if !wal_file(path).exists() => {
+                Store::open_read_only_with(path, true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn open_read_only_with(path: &Path, immutable: bool) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(open_err)?
+            .filename(path)
+            .read_only(true)
+            .immutable(immutable)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = |n| {
+            SqlitePoolOptions::new()
+                .max_connections(n)
+                .connect_with(options.clone())
+        };
+        let reader = pool(4).await.map_err(open_err)?;
+        let applied: Option<i64> =
+            match sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&reader)
+                .await
+            {
+                Ok(v) => v,
+                Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => None,
+                Err(e) => {
+                    reader.close().await;
+                    return Err(open_err(e));
+                }
+            };
+        let known = MIGRATOR.iter().map(|m| m.version).max();
+        if applied != known {
+            reader.close().await;
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: applied,
+                expected: known,
+            });
+        }
+        let writer = pool(1).await.map_err(open_err)?;
         Ok(Store {
             path: path.to_path_buf(),
             writer,

@@ -537,3 +537,46 @@ fn the_unit_passes_systemd_analyze_security_and_verify() {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success() && err.trim().is_empty(), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_read_without_writing() {
+    let ws = Workspace::new(ACME);
+    let input = ws.write(
+        "m.jsonl",
+        &line("rss", "a1", "Acme is great", "2026-03-01T10:00:00Z"),
+    );
+    assert!(
+        ws.run(&["ingest", "--input", input.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let db = ws.path("data/mentiond.db");
+    // The read-only store reads, and cannot write.
+    let store = Store::open_read_only(&db).await.unwrap();
+    assert_eq!(store.count_mentions().await.unwrap(), 1);
+    let write = sqlx::query("DELETE FROM mentions")
+        .execute(store.writer())
+        .await;
+    assert!(write.is_err(), "a read-only store wrote");
+    store.close().await;
+    // `query` and `status` go through it.
+    let o = ws.run(&["query", "--format", "ndjson"]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(ws.run(&["status"]).status.success());
+    // A database from another version is refused with a way out, not half-read.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let err = Store::open_read_only(&db).await.err().expect("refused");
+    assert!(
+        err.to_string().contains("open it once with write access"),
+        "{err}"
+    );
+}
