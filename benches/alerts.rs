@@ -322,7 +322,106 @@ fn synthetic() {
     println!();
 }
 
+/// How long one alert evaluation (the evaluator replays 28 days per brand) and one daily
+/// digest take on a store of `n` mentions of one brand spread over 28 days.
+fn evaluation_cost() {
+    println!("## Evaluation cost on a large store");
+    println!();
+    println!(
+        "| mentions (one brand, 28 days) | store size | alert evaluation | daily digest (report + render) |"
+    );
+    println!("|---|---|---|---|");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for n in [100_000usize, 500_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\nurl = \"sqlite://{}\"\n[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n[[digests]]\nname = \"daily\"\nschedule = \"0 0 8 * * *\"\nto = [\"a@example.org\"]\n",
+            dir.path().join("m.db").display()
+        );
+        let config = std::sync::Arc::new(Config::parse(&dir.path().join("c.toml"), &text).unwrap());
+        let end: DateTime<Utc> = "2026-03-29T07:00:00Z".parse().unwrap();
+        let start = end - Duration::days(28);
+        let pipeline = Pipeline::new(&config.brands, std::sync::Arc::new(Scorer::new()));
+        let texts = [
+            "Acme coffee is great, love it",
+            "picked up my Acme order today",
+            "Acme delivery was late again, awful",
+            "is Acme open on Sundays",
+        ];
+        let (cost, digest) = rt.block_on(async {
+            let store = std::sync::Arc::new(
+                mentiond::store::Store::open(&config.storage.database)
+                    .await
+                    .unwrap(),
+            );
+            let step = (end - start).num_milliseconds() / n as i64;
+            let mut batch = Vec::with_capacity(5000);
+            for i in 0..n {
+                let t = start + Duration::milliseconds(step * i as i64);
+                let m = Mention {
+                    source: "mastodon".into(),
+                    external_id: format!("m{i}"),
+                    text: texts[i % texts.len()].into(),
+                    created_at: t,
+                    url: None,
+                    author: None,
+                    author_followers: None,
+                    lang: Some("en".into()),
+                    reply_to: None,
+                    engagement: Default::default(),
+                };
+                if let Processed::Matched(s) = pipeline.process(m) {
+                    batch.push(*s);
+                }
+                if batch.len() == 5000 {
+                    store.insert_batch(&batch).await.unwrap();
+                    batch.clear();
+                }
+            }
+            store.insert_batch(&batch).await.unwrap();
+            let clock = std::sync::Arc::new(mentiond::clock::ManualClock::new(end));
+            let evaluator =
+                mentiond::alerts::Evaluator::new(store.clone(), config.clone(), clock.clone());
+            evaluator.evaluate_once().await.unwrap();
+            let runs = 3;
+            let t0 = std::time::Instant::now();
+            for _ in 0..runs {
+                evaluator.evaluate_once().await.unwrap();
+            }
+            let cost = t0.elapsed() / runs;
+            let runner = mentiond::digest::DigestRunner::new(store.clone(), config.clone(), clock);
+            let t0 = std::time::Instant::now();
+            let report = runner.report(&config.digests[0], end).await.unwrap();
+            let _ = mentiond::notify::digest::render(&report);
+            let digest = t0.elapsed();
+            assert!(
+                report.mentions() as usize >= n / 28 * 9 / 10,
+                "{}",
+                report.mentions()
+            );
+            store.close().await;
+            (cost, digest)
+        });
+        let size = std::fs::metadata(dir.path().join("m.db"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "| {n} | {:.0} MB | {:.0} ms | {:.0} ms |",
+            size as f64 / 1e6,
+            cost.as_secs_f64() * 1000.0,
+            digest.as_secs_f64() * 1000.0
+        );
+    }
+    println!();
+}
+
 fn main() {
-    nab();
-    synthetic();
+    match std::env::var("MENTIOND_BENCH_ONLY").as_deref() {
+        Ok("evaluation") => evaluation_cost(),
+        _ => {
+            nab();
+            synthetic();
+            evaluation_cost();
+        }
+    }
 }
