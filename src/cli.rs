@@ -269,14 +269,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Fatal errors are journald's "err" priority, so `journalctl -p err` shows why a unit died.
+    let prefix = if stderr_is_journal() { "<3>" } else { "" };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if let Some(config_error) = e.downcast_ref::<ConfigError>() {
-                eprintln!("error: invalid configuration: {config_error}");
+                eprintln!("{prefix}error: invalid configuration: {config_error}");
                 return ExitCode::from(EXIT_CONFIG);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("{prefix}error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -291,7 +293,7 @@ fn init_tracing(format: LogFormat, default_level: &str) {
         .with_writer(io::stderr);
     // Under systemd, stderr goes to the journal, which stamps every line itself: no second
     // timestamp, no colours, and a `<N>` prefix so `journalctl -p warning` works.
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let journald = stderr_is_journal();
     let _ = match format {
         LogFormat::Text if journald => builder
             .with_ansi(false)
@@ -304,6 +306,23 @@ fn init_tracing(format: LogFormat, default_level: &str) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Whether stderr is the journal's stream: `JOURNAL_STREAM` names its device and inode (a
+/// shell started from a service inherits the variable, not the stream).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let value = value.to_string_lossy();
+    let Some((dev, ino)) = value.split_once(':') else {
+        return false;
+    };
+    match std::fs::metadata("/proc/self/fd/2") {
+        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
+        Err(_) => false,
+    }
 }
 
 /// Prefixes each line with its syslog priority (`<3>` error ... `<7>` debug), which journald
@@ -1210,17 +1229,22 @@ async fn backup(config_path: &Path, from: Option<&Path>, to: &Path, force: bool)
             if !db.exists() {
                 bail!("no database at {}", db.display());
             }
-            let store = Store::open_sqlite(db)
+            // Read-only: a backup never migrates or locks the database it copies.
+            let store = Store::open_read_only(db)
                 .await
                 .with_context(|| format!("opening {}", db.display()))?;
             (store, format!("sqlite://{}", db.display()))
         }
         None => {
             let config = load_config(config_path)?;
-            (
-                open_store(&config).await?,
-                config.storage.database.to_string(),
-            )
+            let crate::config::DatabaseLocation::Sqlite(db) = &config.storage.database;
+            if !db.exists() {
+                bail!("no database at {} yet", db.display());
+            }
+            let store = Store::open_read_only(db)
+                .await
+                .with_context(|| format!("opening {}", config.storage.database))?;
+            (store, config.storage.database.to_string())
         }
     };
     let started = std::time::Instant::now();

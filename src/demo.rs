@@ -294,9 +294,11 @@ timezone = "Europe/Rome"
 [alerts.brands."Caffè Aurora"]
 language = "it"
 
+# The demo writes this digest itself at the end of the story (for the last hour); a running
+# daemon would send it every morning.
 [[digests]]
 name = "demo"
-schedule = "0 0 * * * *"
+schedule = "0 0 8 * * *"
 timezone = "Europe/Rome"
 language = "en"
 "##,
@@ -435,7 +437,8 @@ pub async fn run(dir: &Path, pace: Pace, shutdown: CancellationToken) -> Result<
             told.2 = true;
         }
         // The story is over, and the storm has had its chance to alert.
-        if elapsed >= pace.end && (told.2 || elapsed >= pace.end + Duration::from_secs(20)) {
+        // (A slow machine may need a while to score and store the storm.)
+        if elapsed >= pace.end && (told.2 || elapsed >= pace.end + Duration::from_secs(60)) {
             break;
         }
         tokio::select! {
@@ -452,15 +455,19 @@ pub async fn run(dir: &Path, pace: Pace, shutdown: CancellationToken) -> Result<
         let config = Arc::new(config);
         let runner = crate::digest::DigestRunner::new(store.clone(), config.clone(), clock.clone());
         let digest = config.digests[0].clone();
-        if let Some(crate::digest::RunOutcome::Queued { message, .. }) =
-            runner.queue_now(&digest).await?
-        {
+        // The story's digest: the last hour, whatever the time of day.
+        let now = clock.now();
+        let period = crate::digest::Period {
+            start: now - chrono::Duration::hours(1),
+            end: now,
+        };
+        let (outcome, digest_report) = runner.queue_period(&digest, period).await?;
+        if let Some(crate::digest::RunOutcome::Queued { message, .. }) = outcome {
             let mailer = crate::notify::Mailer::from_config(&config.email)?;
             let sender =
                 crate::notify::Sender::new(store.clone(), mailer, clock.clone()).owned_by("cli");
             sender.send_one(message).await?;
-            let report_now = runner.report(&digest, clock.now()).await?;
-            report.digest_text = crate::notify::digest::render(&report_now).text;
+            report.digest_text = crate::notify::digest::render(&digest_report).text;
         }
     } else {
         println!("\nstopped early (Ctrl-C)");

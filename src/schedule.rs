@@ -158,6 +158,30 @@ impl Schedule {
         (start, end)
     }
 
+    /// The longest gap between two runs over a year of them (from a fixed date, so the answer
+    /// does not depend on today): a monthly digest gives 31 days, a Mon-Fri one 3 days.
+    pub fn longest_period(&self) -> std::time::Duration {
+        let probe: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("a valid instant");
+        let year = probe + Duration::days(366);
+        let mut longest = Duration::zero();
+        let mut previous = match self.next_after(probe) {
+            Some(t) => t,
+            None => return std::time::Duration::ZERO,
+        };
+        // Dense schedules: a sample is enough (their gaps are regular).
+        for _ in 0..400 {
+            let Some(next) = self.next_after(previous) else {
+                break;
+            };
+            longest = longest.max(next - previous);
+            if next > year {
+                break;
+            }
+            previous = next;
+        }
+        longest.to_std().unwrap_or_default()
+    }
+
     /// The next `n` runs after `t`, for `check-config` and `digest --list`.
     pub fn upcoming(&self, t: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let mut out = Vec::with_capacity(n);
@@ -332,6 +356,14 @@ mod tests {
         let near = utc("2026-10-25T00:59:59Z");
         assert_eq!(s.next_after(near), Some(utc("2026-10-25T02:00:00Z")));
         assert_eq!(s.last_at_or_before(near), Some(utc("2026-10-25T00:59:58Z")));
+    }
+
+    #[test]
+    fn longest_periods() {
+        let days = |s: &Schedule| s.longest_period().as_secs() / 86_400;
+        assert_eq!(days(&rome("0 0 8 * * Mon-Fri")), 3);
+        assert_eq!(days(&rome("0 0 9 1 * *")), 31);
+        assert_eq!(days(&rome("0 0 9 * * Mon")), 7);
     }
 
     #[test]

@@ -280,6 +280,26 @@ impl Validator<'_> {
         let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email)?;
         let digests = self.digests(raw.digests, &brands, &email)?;
         let touchpoints = self.touchpoints(raw.touchpoints)?;
+        if let Some(retention) = storage.retention {
+            // A digest compares its period with the same length of time before it: both must
+            // still be stored.
+            for d in &digests {
+                let longest = d.schedule.longest_period();
+                let needed = longest * 2 + std::time::Duration::from_secs(86_400);
+                if retention < needed {
+                    return Err(self.err(
+                        p!["storage", "retention"],
+                        format!(
+                            "{} is too short for digest {:?}: its periods last up to {}, and it compares each with the time before; keep at least {}",
+                            format_duration(retention),
+                            d.name,
+                            format_duration(longest),
+                            format_duration(needed)
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(Config {
             file: file.to_path_buf(),
             storage,
@@ -563,6 +583,19 @@ mod tests {
         let (line, _, key, msg) = invalid(&format!("[storage]\nretention = \"7d\"\n{MINIMAL}"));
         assert_eq!((line, key.as_str()), (2, "storage.retention"));
         assert!(msg.contains("too short"), "{msg}");
+        // A monthly digest compares a month with the month before: 40 days are not enough.
+        let monthly = "[email]\nto = [\"a@example.org\"]\n[[digests]]\nname = \"monthly\"\nschedule = \"0 0 9 1 * *\"\n";
+        let (line, _, key, msg) = invalid(&format!(
+            "[storage]\nretention = \"40d\"\n{MINIMAL}{monthly}"
+        ));
+        assert_eq!((line, key.as_str()), (2, "storage.retention"));
+        assert!(msg.contains("\"monthly\"") && msg.contains("63d"), "{msg}");
+        assert!(
+            parse(&format!(
+                "[storage]\nretention = \"63d\"\n{MINIMAL}{monthly}"
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -61,6 +61,20 @@ fn notify(state: &[NotifyState]) {
 impl Daemon {
     /// Opens the database (applying migrations) and checks its integrity.
     pub async fn start(config: Config, config_path: PathBuf) -> Result<Daemon> {
+        // Migrations and the integrity check of a large database on slow disks can outlast
+        // TimeoutStartSec: while they run, systemd is asked for more time, a minute at a time.
+        let starting = CancellationToken::new();
+        let extend = starting.clone();
+        tokio::spawn(async move {
+            loop {
+                notify(&[NotifyState::ExtendTimeoutUsec(90_000_000)]);
+                tokio::select! {
+                    _ = extend.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+            }
+        });
+        let _done = starting.drop_guard();
         let store = Store::open(&config.storage.database)
             .await
             .with_context(|| format!("opening storage {}", config.storage.database))?;
@@ -108,12 +122,13 @@ impl Daemon {
                 "released e-mails a previous run was delivering"
             );
         }
-        let mut config = self.config.clone();
+        let mut prepared = prepare(self.config.clone())?;
         let mut first = true;
         loop {
+            let config = prepared.config.clone();
             let generation = shutdown.child_token();
             let mut tasks = self
-                .spawn_generation(&config, &generation)
+                .spawn_generation(prepared, &generation, first)
                 .await
                 .context("starting the tasks")?;
             notify(&[NotifyState::Ready]);
@@ -126,22 +141,36 @@ impl Daemon {
                 );
                 first = false;
             }
-            // Wait for shutdown, or for a reload with a valid config.
+            // Wait for shutdown, or for a reload with a config that is valid and can be set up
+            // (sources, e-mail transport): only then are the running tasks replaced.
             let next = loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break None,
                     _ = reload.notified() => {
                         info!(config = %self.config_path.display(), "SIGHUP: reloading the configuration");
-                        match Config::load(&self.config_path) {
-                            Ok(new) => break Some(new),
+                        let loaded = Config::load(&self.config_path)
+                            .map_err(anyhow::Error::from)
+                            .and_then(|mut new| {
+                                if new.storage.database != config.storage.database {
+                                    warn!(
+                                        running = %config.storage.database,
+                                        configured = %new.storage.database,
+                                        "[storage] url changed: the database stays the same until mentiond restarts"
+                                    );
+                                    new.storage.database = config.storage.database.clone();
+                                }
+                                prepare(Arc::new(new))
+                            });
+                        match loaded {
+                            Ok(p) => break Some(p),
                             Err(e) => {
-                                error!("configuration rejected, the running one stays in force: {e}");
+                                error!("configuration rejected, the running one stays in force: {e:#}");
                             }
                         }
                     }
                 }
             };
-            let Some(mut new) = next else {
+            let Some(new) = next else {
                 notify(&[NotifyState::Stopping]);
                 info!("shutting down: finishing the current pages");
                 drain(&mut tasks).await;
@@ -151,24 +180,20 @@ impl Daemon {
                 Ok(now) => notify(&[NotifyState::Reloading, now]),
                 Err(_) => notify(&[NotifyState::Reloading]),
             }
-            if new.storage.database != config.storage.database {
-                warn!(
-                    running = %config.storage.database,
-                    configured = %new.storage.database,
-                    "[storage] url changed: the database stays the same until mentiond restarts"
-                );
-                new.storage.database = config.storage.database.clone();
-            }
             generation.cancel();
             drain(&mut tasks).await;
             self.progress.clear();
+            if shutdown.is_cancelled() {
+                notify(&[NotifyState::Stopping]);
+                break;
+            }
             info!(
-                brands = new.brands.len(),
-                sources = %new.sources.names().join(", "),
-                digests = new.digests.len(),
+                brands = new.config.brands.len(),
+                sources = %new.config.sources.names().join(", "),
+                digests = new.config.digests.len(),
                 "configuration reloaded"
             );
-            config = Arc::new(new);
+            prepared = new;
         }
         background.abort_all();
         while background.join_next().await.is_some() {}
@@ -178,16 +203,23 @@ impl Daemon {
     }
 
     /// Starts the tasks of one configuration.
+    /// With `strict` (the first start), a source whose state cannot be loaded stops the
+    /// start; after a reload it is logged and left out, so the daemon keeps running.
     async fn spawn_generation(
         &self,
-        config: &Arc<Config>,
+        prepared: Prepared,
         cancel: &CancellationToken,
+        strict: bool,
     ) -> Result<JoinSet<()>> {
+        let Prepared {
+            config,
+            sources: built,
+            mailer,
+        } = prepared;
+        let config = &config;
         let mut tasks = JoinSet::new();
         let pipeline = Arc::new(Pipeline::new(&config.brands, Arc::new(Scorer::new())));
         let stored = Arc::new(Notify::new());
-        let built =
-            sources::build(&config.sources, &config.brands).context("setting up the sources")?;
         if built.is_empty() {
             warn!("no source configured: nothing will be polled (add a [sources.*] section)");
         }
@@ -208,7 +240,7 @@ impl Daemon {
             }
             info!(source = %id, queries = queries.len(), interval = ?source.interval(), "starting source");
             let limit = poll_limit * queries.len().max(1) as u32;
-            let runner = SourceRunner::new(
+            let runner = match SourceRunner::new(
                 source,
                 pipeline.clone(),
                 self.store.clone(),
@@ -216,8 +248,18 @@ impl Daemon {
                 settings,
             )
             .await
-            .with_context(|| format!("loading the state of source {id}"))?
-            .with_stored_signal(stored.clone());
+            {
+                Ok(r) => r.with_stored_signal(stored.clone()),
+                Err(e) if !strict => {
+                    error!(source = %id, error = %e, "cannot load the state of this source: it is not polled until the next reload or restart");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::from(e).context(format!("loading the state of source {id}"))
+                    );
+                }
+            };
             let beat = self.progress.register(&format!("source {id}"), limit, None);
             tasks.spawn(run_source(
                 runner,
@@ -243,8 +285,6 @@ impl Daemon {
             beat,
             cancel.child_token(),
         ));
-        let mailer = crate::notify::Mailer::from_config(&config.email)
-            .context("setting up e-mail delivery")?;
         if !config.digests.is_empty() {
             let runner = crate::digest::DigestRunner::new(
                 self.store.clone(),
@@ -288,7 +328,7 @@ impl Daemon {
         if let Some(retention) = config.storage.retention {
             let beat = self.progress.register(
                 "retention",
-                Duration::from_secs(3600),
+                Duration::from_secs(600),
                 Some(RETENTION_EVERY * 3),
             );
             tasks.spawn(run_retention(
@@ -301,6 +341,27 @@ impl Daemon {
         }
         Ok(tasks)
     }
+}
+
+/// What a configuration needs that can fail before anything runs: the platforms' clients and
+/// the e-mail transport. A reload prepares the new configuration first, so a config that
+/// cannot be set up (an unreadable CA file, say) never replaces a working one.
+struct Prepared {
+    config: Arc<Config>,
+    sources: Vec<Arc<dyn crate::sources::Source>>,
+    mailer: crate::notify::Mailer,
+}
+
+fn prepare(config: Arc<Config>) -> Result<Prepared> {
+    let sources =
+        sources::build(&config.sources, &config.brands).context("setting up the sources")?;
+    let mailer =
+        crate::notify::Mailer::from_config(&config.email).context("setting up e-mail delivery")?;
+    Ok(Prepared {
+        config,
+        sources,
+        mailer,
+    })
 }
 
 /// Waits for the tasks of a generation to finish their unit of work, aborting stragglers.
@@ -425,7 +486,11 @@ async fn run_retention(
                     total.mentions += p.mentions;
                     total.polls += p.polls;
                     total.messages += p.messages;
+                    // Each batch is progress: a first pass over years of history may take
+                    // hours without the loop being stuck.
+                    beat.done();
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                    beat.busy();
                 }
                 Err(e) => {
                     warn!(error = %e, "retention: cannot prune now; will retry");
@@ -610,6 +675,14 @@ pub fn cancel_on_signals(token: CancellationToken) -> Result<()> {
             _ = int.recv() => info!("SIGINT received"),
         }
         token.cancel();
+        // A second signal means "now": the pages in hand are not committed (their cursors
+        // were not advanced either, so they are fetched again at the next start).
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        warn!("second signal: exiting without waiting for the current pages");
+        std::process::exit(130);
     });
     Ok(())
 }

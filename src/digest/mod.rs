@@ -913,6 +913,25 @@ impl DigestRunner {
         self.record(digest, &report, now, true).await
     }
 
+    /// A manual digest of `digest` for an explicit period (the demo's story).
+    pub async fn queue_period(
+        &self,
+        digest: &DigestConfig,
+        period: Period,
+    ) -> Result<(Option<RunOutcome>, DigestReport), StoreError> {
+        let report = build_report(
+            &self.store,
+            &self.config,
+            digest,
+            period,
+            self.expected_for(digest),
+            &self.touchpoints,
+        )
+        .await?;
+        let outcome = self.record(digest, &report, self.clock.now(), true).await?;
+        Ok((outcome, report))
+    }
+
     async fn record(
         &self,
         digest: &DigestConfig,

@@ -53,8 +53,19 @@ impl Store {
             path: to.to_path_buf(),
             source,
         };
+        if to.is_dir() {
+            return Err(io(std::io::Error::other("is a folder")));
+        }
         if to.exists() && !overwrite {
             return Err(BackupError::Exists(to.to_path_buf()));
+        }
+        // Never over the live database (or one of its files).
+        if let (Ok(a), Ok(b)) = (to.canonicalize(), self.path.canonicalize()) {
+            if a == b || a.to_string_lossy().starts_with(&*b.to_string_lossy()) {
+                return Err(io(std::io::Error::other(
+                    "that is the database being copied",
+                )));
+            }
         }
         let dir = match to.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -64,27 +75,38 @@ impl Store {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "backup".into());
-        let partial = dir.join(format!(".{name}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_file(&partial);
-        let target = partial.to_string_lossy().into_owned();
-        if let Err(e) = sqlx::query("VACUUM INTO ?")
-            .bind(&target)
-            .execute(&self.reader)
-            .await
-        {
-            let _ = std::fs::remove_file(&partial);
-            return Err(StoreError::from(e).into());
+        // Partial copies left by a backup that was killed are removed first.
+        let stale = format!(".{name}.partial-");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&stale) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
-        let file = std::fs::File::open(&partial).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        drop(file);
-        std::fs::rename(&partial, to).map_err(io)?;
-        // The rename itself must survive a power cut.
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-        Ok(size)
+        let partial = dir.join(format!("{stale}{}", std::process::id()));
+        let result = async {
+            sqlx::query("VACUUM INTO ?")
+                .bind(partial.to_string_lossy().into_owned())
+                .execute(&self.reader)
+                .await
+                .map_err(|e| BackupError::Store(e.into()))?;
+            let file = std::fs::File::open(&partial).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            let size = file.metadata().map_err(io)?.len();
+            drop(file);
+            std::fs::rename(&partial, to).map_err(io)?;
+            // The rename itself must survive a power cut.
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+            Ok(size)
+        }
+        .await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        result
     }
 
     /// Removes up to `batch` mentions published before `before` (with their brand links and
@@ -109,7 +131,9 @@ impl Store {
             "DELETE FROM source_polls WHERE id IN (SELECT id FROM source_polls WHERE at < ? ORDER BY at LIMIT ?)",
         )
         .bind(&before)
-        .bind(batch)
+        // Poll-log rows are small and indexed by time only: ten times the batch costs about
+        // the same as a batch of mentions (which carry links and search entries).
+        .bind(batch.saturating_mul(10))
         .execute(&self.writer)
         .await?
         .rows_affected();

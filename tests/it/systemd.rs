@@ -90,14 +90,29 @@ async fn notify_protocol_ready_after_migrations_watchdog_status_stopping() {
     let ws = Workspace::new(ACME);
     let db = ws.path("data/mentiond.db");
     let sock = socket.path.to_str().unwrap().to_string();
-    let run = Running::start(
-        &ws.config(),
-        &[
-            ("NOTIFY_SOCKET", sock.as_str()),
-            ("WATCHDOG_USEC", "400000"),
-            ("JOURNAL_STREAM", "8:12345"),
-        ],
-    );
+    // stderr goes to a file that plays the journal's stream: JOURNAL_STREAM names its device
+    // and inode, as systemd does.
+    let log = ws.path("journal.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    };
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--config").arg(ws.config()).arg("run");
+    cmd.env("RUST_LOG", "info")
+        .env("NOTIFY_SOCKET", &sock)
+        .env("WATCHDOG_USEC", "400000")
+        .env("JOURNAL_STREAM", &stream)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .kill_on_drop(true);
+    let run = Running {
+        child: cmd.spawn().unwrap(),
+        log,
+    };
     wait_for(Duration::from_secs(20), "READY=1", || async {
         socket.count("READY=1") > 0
     })
@@ -148,6 +163,39 @@ async fn notify_protocol_ready_after_migrations_watchdog_status_stopping() {
         );
         assert!(!text.contains('\u{1b}'), "colours: {l:?}");
     }
+}
+
+#[test]
+fn fatal_errors_carry_the_err_priority_only_on_the_journal_stream() {
+    use std::os::unix::fs::MetadataExt;
+    let ws = Workspace::new("[[brands]]\nname = \"\"\n");
+    let log = ws.path("stderr.log");
+    let run = |stream: Option<String>| {
+        let file = std::fs::File::create(&log).unwrap();
+        let m = file.metadata().unwrap();
+        let stream = stream.unwrap_or_else(|| format!("{}:{}", m.dev(), m.ino()));
+        let status = std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(ws.config())
+            .arg("check-config")
+            .env("JOURNAL_STREAM", stream)
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(2));
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let journal = run(None);
+    assert!(
+        journal.starts_with("<3>error: invalid configuration"),
+        "{journal}"
+    );
+    // A shell that merely inherited the variable writes plain lines.
+    let inherited = run(Some("8:12345".into()));
+    assert!(
+        inherited.starts_with("error: invalid configuration"),
+        "{inherited}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,6 +373,29 @@ async fn sighup_applies_a_valid_config_and_keeps_the_old_one_on_errors() {
         )),
         "{log}"
     );
+    // A config that parses but cannot be set up (a CA file that is not a certificate): also
+    // rejected, the running tasks untouched.
+    ws.write(
+        "bad-ca.pem",
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    );
+    ws.write(
+        "config.toml",
+        &format!(
+            "{}\n[email]\ntransport = \"smtp\"\n\n[email.smtp]\nhost = \"127.0.0.1\"\ntls = \"starttls\"\nca_file = \"bad-ca.pem\"\n",
+            reload_config(&sim.url(), &format!("{BRAND_ACME}\n{BRAND_GLOBEX}"))
+        ),
+    );
+    run.signal("HUP");
+    wait_for(Duration::from_secs(10), "the second rejection", || async {
+        run.log().matches("configuration rejected").count() == 2
+    })
+    .await;
+    assert!(
+        run.log().contains("setting up e-mail delivery"),
+        "{}",
+        run.log()
+    );
     world.add_posts([post(Platform::Mastodon, 1, "carla", "#globex second post")]);
 
     wait_for(Duration::from_secs(30), "polling went on", || async {
@@ -383,6 +454,19 @@ async fn backup_is_a_consistent_copy_and_never_overwrites_by_accident() {
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
     let o = ws.run(&["backup", "--to", copy.to_str().unwrap(), "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Never over the live database, and no partial copy left behind by a killed backup.
+    let live = ws.path("mentiond.db");
+    let o = ws.run(&["backup", "--to", live.to_str().unwrap(), "--force"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the database being copied"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(ws.path("backups/.copy.db.partial-99999"), "half a copy").unwrap();
+    let o = ws.run(&["backup", "--to", copy.to_str().unwrap(), "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!ws.path("backups/.copy.db.partial-99999").exists());
     // The snapshot job's form: no config read at all.
     let o = run_with_stdin(
         &ws.path("no-such-config.toml"),
