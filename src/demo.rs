@@ -182,39 +182,20 @@ fn story_posts(story: &Story, start: DateTime<Utc>, pace: &Pace) -> Vec<SimPost>
             add(&mut rng, b, platform, t, &text, feed.as_deref(), n);
         }
     }
-    // The launch: Caffè Aurora's new blend, a burst of happy posts.
-    let (a, z) = (start + secs(pace.launch.0), start + secs(pace.launch.1));
-    for i in 0..30 {
-        let at = a + (z - a) * i / 30;
-        let (platform, feed) = platform_for(&mut rng, &story.aurora);
-        let text = pick(&mut rng, &story.aurora.launch);
-        n += 1;
-        add(
-            &mut rng,
-            &story.aurora,
-            platform,
-            at,
-            &text,
-            feed.as_deref(),
-            n,
-        );
-    }
-    // The storm: Acme Coffee double-charges its customers and loses their parcels.
-    let (a, z) = (start + secs(pace.storm.0), start + secs(pace.storm.1));
-    for i in 0..36 {
-        let at = a + (z - a) * i / 36;
-        let (platform, feed) = platform_for(&mut rng, &story.acme);
-        let text = pick(&mut rng, &story.acme.storm);
-        n += 1;
-        add(
-            &mut rng,
-            &story.acme,
-            platform,
-            at,
-            &text,
-            feed.as_deref(),
-            n,
-        );
+    // The launch (Caffè Aurora's new blend: happy posts) and the storm (Acme Coffee
+    // double-charges its customers and loses their parcels), each spread evenly over its span.
+    for (b, texts, (from, to), count) in [
+        (&story.aurora, &story.aurora.launch, pace.launch, 30),
+        (&story.acme, &story.acme.storm, pace.storm, 36),
+    ] {
+        let (a, z) = (start + secs(from), start + secs(to));
+        for i in 0..count {
+            let at = a + (z - a) * i / count;
+            let (platform, feed) = platform_for(&mut rng, b);
+            let text = pick(&mut rng, texts);
+            n += 1;
+            add(&mut rng, b, platform, at, &text, feed.as_deref(), n);
+        }
     }
     posts
 }

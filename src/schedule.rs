@@ -109,17 +109,21 @@ impl Schedule {
         offset(t - margin) == offset(t) && offset(t) == offset(t + margin)
     }
 
+    /// How far from `t`'s local time a search for runs near `t` must start.
+    fn search_margin(&self, t: DateTime<Utc>) -> Duration {
+        if self.steady_around(t) {
+            Duration::seconds(1)
+        } else {
+            Duration::hours(SEARCH_MARGIN_HOURS)
+        }
+    }
+
     /// The first run strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Local times are read on a clock without daylight saving (UTC used as a plain
         // calendar), then placed with `instant`, which never moves a time back.
         let local = t.with_timezone(&self.timezone).naive_local();
-        let margin = if self.steady_around(t) {
-            Duration::seconds(1)
-        } else {
-            Duration::hours(SEARCH_MARGIN_HOURS)
-        };
-        let from = (local - margin).and_utc();
+        let from = (local - self.search_margin(t)).and_utc();
         self.cron
             .after(&from)
             .map(|naive| naive.naive_utc())
@@ -130,12 +134,7 @@ impl Schedule {
     /// The last run at or before `t`.
     pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = t.with_timezone(&self.timezone).naive_local();
-        let margin = if self.steady_around(t) {
-            Duration::seconds(1)
-        } else {
-            Duration::hours(SEARCH_MARGIN_HOURS)
-        };
-        let from = (local + margin).and_utc();
+        let from = (local + self.search_margin(t)).and_utc();
         self.cron
             .after(&from)
             .rev()

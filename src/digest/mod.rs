@@ -102,20 +102,6 @@ pub struct TopMention {
     pub followers: u64,
 }
 
-/// The engagement of a post: its counts summed, views and impressions left out.
-pub fn engagement_of(m: &MentionRow) -> u64 {
-    m.engagement
-        .as_ref()
-        .and_then(|e| e.as_object())
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "impressions" | "views"))
-                .filter_map(|(_, v)| v.as_u64())
-                .fold(0u64, u64::saturating_add)
-        })
-        .unwrap_or(0)
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceLine {
     pub source: String,
@@ -476,7 +462,7 @@ impl<'a> BrandTally<'a> {
             self.bins[bin - 1].add(label);
         }
         let top = TopMention {
-            engagement: engagement_of(&m),
+            engagement: m.engagement_total(),
             followers: m.author_followers.unwrap_or(0).max(0) as u64,
             mention: m,
         };
@@ -714,6 +700,23 @@ impl DigestRunner {
         }
     }
 
+    /// The report of `digest` for `period`, with this runner's sources and touchpoints.
+    async fn build(
+        &self,
+        digest: &DigestConfig,
+        period: Period,
+    ) -> Result<DigestReport, StoreError> {
+        build_report(
+            &self.store,
+            &self.config,
+            digest,
+            period,
+            self.expected_for(digest),
+            &self.touchpoints,
+        )
+        .await
+    }
+
     fn expected_for(&self, digest: &DigestConfig) -> &[ExpectedSource] {
         self.expected
             .get(&digest.name)
@@ -770,15 +773,7 @@ impl DigestRunner {
         end: DateTime<Utc>,
     ) -> Result<DigestReport, StoreError> {
         let (start, end) = digest.schedule.period_ending(end);
-        build_report(
-            &self.store,
-            &self.config,
-            digest,
-            Period { start, end },
-            self.expected_for(digest),
-            &self.touchpoints,
-        )
-        .await
+        self.build(digest, Period { start, end }).await
     }
 
     /// Decides every digest whose run time has come: sends it (once: the run is recorded with
@@ -886,15 +881,7 @@ impl DigestRunner {
                 return Ok(None);
             }
         }
-        let report = build_report(
-            &self.store,
-            &self.config,
-            digest,
-            period,
-            self.expected_for(digest),
-            &self.touchpoints,
-        )
-        .await?;
+        let report = self.build(digest, period).await?;
         let outcome = self.record(digest, &report, due, false).await?;
         if late > chrono::Duration::minutes(1) {
             if let Some(RunOutcome::Queued { .. }) = outcome {
@@ -919,15 +906,7 @@ impl DigestRunner {
         digest: &DigestConfig,
         period: Period,
     ) -> Result<(Option<RunOutcome>, DigestReport), StoreError> {
-        let report = build_report(
-            &self.store,
-            &self.config,
-            digest,
-            period,
-            self.expected_for(digest),
-            &self.touchpoints,
-        )
-        .await?;
+        let report = self.build(digest, period).await?;
         let outcome = self.record(digest, &report, self.clock.now(), true).await?;
         Ok((outcome, report))
     }

@@ -6,7 +6,10 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::chart::{TrendBar, trend_chart};
-use super::render::{InlineImage, Rendered, clean, esc, excerpt, safe_url};
+use super::render::{
+    InlineImage, PAGE_CLOSE, Rendered, clean, esc, excerpt, group_thousands, page_open, post_link,
+    safe_url,
+};
 use crate::config::Lang;
 use crate::digest::{
     BrandReport, DigestReport, HealthProblem, Highlight, Split, TopMention, TrendUnit,
@@ -190,16 +193,7 @@ fn words(lang: Lang) -> &'static Words {
 
 /// 1,234 (English) or 1.234 (Italian).
 pub fn count(n: u64, lang: Lang) -> String {
-    let digits = n.to_string();
-    let sep = if lang == Lang::En { ',' } else { '.' };
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(sep);
-        }
-        out.push(c);
-    }
-    out
+    group_thousands(n, if lang == Lang::En { ',' } else { '.' })
 }
 
 /// A whole number with its sign: +18, -6, 0.
@@ -668,12 +662,7 @@ pub fn render(r: &DigestReport) -> Rendered {
     );
     let mut images = Vec::new();
     let mut text = String::new();
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
-    html.push_str(&format!("<title>{}</title></head>", esc(&subject)));
-    html.push_str("<body style=\"margin:0;padding:0;background:#f4f5f7;font-family:Helvetica,Arial,sans-serif;color:#1d2330\">");
-    html.push_str("<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\" style=\"padding:24px 8px\">");
-    html.push_str("<table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;background:#ffffff;border-radius:6px\">");
+    let mut html = page_open(&subject);
     let title = match lang {
         Lang::En => format!("mentiond · {} {}", r.name, w.digest),
         Lang::It => format!("mentiond · {} {}", w.digest, r.name),
@@ -735,7 +724,7 @@ pub fn render(r: &DigestReport) -> Rendered {
         "<tr><td style=\"padding:20px 24px;font-size:12px;color:#666;border-top:1px solid #eee\">{}</td></tr>",
         esc(&footer)
     ));
-    html.push_str("</table></td></tr></table></body></html>");
+    html.push_str(PAGE_CLOSE);
     Rendered {
         subject,
         text,
@@ -989,15 +978,7 @@ fn brand_section(
             if let Some(u) = &url {
                 text.push_str(&format!("   {u}\n"));
             }
-            let link = url
-                .map(|u| {
-                    format!(
-                        " · <a href=\"{}\" style=\"color:#1a56db\">{}</a>",
-                        esc(&u),
-                        esc(w.open)
-                    )
-                })
-                .unwrap_or_default();
+            let link = post_link(m.mention.url.as_deref(), w.open);
             html.push_str(&format!(
                 "<tr><td style=\"padding:5px 24px\"><div style=\"border-left:3px solid {color};padding:3px 12px\">\
                  <div style=\"font-size:12px;color:#666\">{}{link}</div>\

@@ -151,7 +151,7 @@ fn odds(p: f64, lang: Lang) -> String {
     }
 }
 
-fn group_thousands(n: u64, sep: char) -> String {
+pub(super) fn group_thousands(n: u64, sep: char) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -161,6 +161,34 @@ fn group_thousands(n: u64, sep: char) -> String {
         out.push(c);
     }
     out
+}
+
+/// The start of an e-mail's HTML: one 640-pixel column, the layout mail clients render alike.
+pub(super) fn page_open(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{}</title></head>\
+         <body style=\"margin:0;padding:0;background:#f4f5f7;font-family:Helvetica,Arial,sans-serif;color:#1d2330\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\" style=\"padding:24px 8px\">\
+         <table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;background:#ffffff;border-radius:6px\">",
+        esc(title)
+    )
+}
+
+/// The end of what [`page_open`] began.
+pub(super) const PAGE_CLOSE: &str = "</table></td></tr></table></body></html>";
+
+/// ` · open` linking to a post, when its URL is http(s); empty otherwise.
+pub(super) fn post_link(url: Option<&str>, label: &str) -> String {
+    url.and_then(safe_url)
+        .map(|u| {
+            format!(
+                " · <a href=\"{}\" style=\"color:#1a56db\">{}</a>",
+                esc(&u),
+                esc(label)
+            )
+        })
+        .unwrap_or_default()
 }
 
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
@@ -178,18 +206,7 @@ fn minutes(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
 /// The reach of a post: its author's followers and its engagement.
 pub fn reach(m: &MentionRow) -> u64 {
     let followers = m.author_followers.unwrap_or(0).max(0) as u64;
-    let engagement: u64 = m
-        .engagement
-        .as_ref()
-        .and_then(|e| e.as_object())
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| k.as_str() != "impressions")
-                .filter_map(|(_, v)| v.as_u64())
-                .fold(0u64, u64::saturating_add)
-        })
-        .unwrap_or(0);
-    followers.saturating_add(engagement)
+    followers.saturating_add(m.engagement_total())
 }
 
 struct Words {
@@ -400,12 +417,7 @@ pub fn alert(v: &AlertView, chart_png: Option<Vec<u8>>) -> Rendered {
     ));
 
     // HTML.
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
-    html.push_str(&format!("<title>{}</title></head>", esc(&subject)));
-    html.push_str("<body style=\"margin:0;padding:0;background:#f4f5f7;font-family:Helvetica,Arial,sans-serif;color:#1d2330\">");
-    html.push_str("<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\" style=\"padding:24px 8px\">");
-    html.push_str("<table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;background:#ffffff;border-radius:6px\">");
+    let mut html = page_open(&subject);
     let banner = if v.severe { "#8b0000" } else { "#c62828" };
     html.push_str(&format!(
         "<tr><td style=\"background:{banner};color:#ffffff;padding:16px 24px;border-radius:6px 6px 0 0;font-size:18px;font-weight:bold\">{} · {}</td></tr>",
@@ -450,18 +462,7 @@ pub fn alert(v: &AlertView, chart_png: Option<Vec<u8>>) -> Rendered {
         ));
     }
     for m in &v.worst {
-        let link = m
-            .url
-            .as_deref()
-            .and_then(safe_url)
-            .map(|u| {
-                format!(
-                    " · <a href=\"{}\" style=\"color:#1a56db\">{}</a>",
-                    esc(&u),
-                    esc(w.open)
-                )
-            })
-            .unwrap_or_default();
+        let link = post_link(m.url.as_deref(), w.open);
         html.push_str(&format!(
             "<tr><td style=\"padding:6px 24px\"><div style=\"border-left:3px solid #c62828;padding:4px 12px\">\
              <div style=\"font-size:12px;color:#666\">{} · <strong>{}</strong> · {} {} · {}{}</div>\
@@ -483,7 +484,7 @@ pub fn alert(v: &AlertView, chart_png: Option<Vec<u8>>) -> Rendered {
         v.alert_id,
         esc(&local_date(v.fired_at, v.timezone))
     ));
-    html.push_str("</table></td></tr></table></body></html>");
+    html.push_str(PAGE_CLOSE);
     Rendered {
         subject,
         text,

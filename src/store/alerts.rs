@@ -132,6 +132,18 @@ fn alert_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AlertRecord, sqlx::Erro
     })
 }
 
+/// A `silences` row selected as `id, brand, starts_at, ends_at, reason, created_at`.
+fn silence_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Silence, sqlx::Error> {
+    Ok(Silence {
+        id: r.try_get(0)?,
+        brand: r.try_get(1)?,
+        starts_at: r.try_get(2)?,
+        ends_at: r.try_get(3)?,
+        reason: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+    })
+}
+
 fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMessage, sqlx::Error> {
     let recipients: String = r.try_get("recipients")?;
     Ok(OutboxMessage {
@@ -506,16 +518,7 @@ impl Store {
             .fetch_all(&self.reader)
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Silence {
-                    id: r.try_get(0)?,
-                    brand: r.try_get(1)?,
-                    starts_at: r.try_get(2)?,
-                    ends_at: r.try_get(3)?,
-                    reason: r.try_get(4)?,
-                    created_at: r.try_get(5)?,
-                })
-            })
+            .map(silence_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -546,18 +549,10 @@ impl Store {
         .bind(&at)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| {
-            Ok(Silence {
-                id: r.try_get(0)?,
-                brand: r.try_get(1)?,
-                starts_at: r.try_get(2)?,
-                ends_at: r.try_get(3)?,
-                reason: r.try_get(4)?,
-                created_at: r.try_get(5)?,
-            })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| StoreError::from(e))
+        row.as_ref()
+            .map(silence_from_row)
+            .transpose()
+            .map_err(StoreError::from)
     }
 }
 

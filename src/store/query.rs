@@ -63,6 +63,22 @@ pub struct MentionRow {
     pub scorer_version: String,
 }
 
+impl MentionRow {
+    /// Likes, reposts, replies, comments... summed; views and impressions are not engagement.
+    pub fn engagement_total(&self) -> u64 {
+        self.engagement
+            .as_ref()
+            .and_then(|e| e.as_object())
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "impressions" | "views"))
+                    .filter_map(|(_, v)| v.as_u64())
+                    .fold(0u64, u64::saturating_add)
+            })
+            .unwrap_or(0)
+    }
+}
+
 /// Turns a user's search into a safe FTS5 query: every word or phrase becomes a quoted FTS
 /// string (so `-`, `:`, `(` and other FTS syntax in the input cannot break the query), `*` after
 /// a word asks for a prefix, and a bare `OR` between terms is kept as FTS5's OR.
