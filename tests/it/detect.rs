@@ -1,5 +1,6 @@
-//! `mentiond detect` on NAB's real Twitter mention counts: the output format the NAB scorer
-//! reads, and alerts that land in the labelled anomaly windows.
+//! `mentiond detect`: the output format the NAB scorer reads, alerts on a generated series with a
+//! known spike, and (with `--features shared-data`, which needs NAB's data in `../shared`)
+//! alerts that land in NAB's labelled anomaly windows.
 
 use crate::helpers::*;
 
@@ -9,8 +10,82 @@ fn nab(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// A deterministic series of 5-minute counts: 14 days with a daily cycle around `base`, Poisson-like
+/// noise from a fixed-seed generator, and from `spike_at` (a row index) one hour at ten times the
+/// usual level.
+fn generated_series(base: f64, spike_at: usize) -> String {
+    let mut out = String::from("timestamp,value\n");
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    for i in 0..14 * 288 {
+        let hour = (i % 288) as f64 / 12.0;
+        let mut mean = base * (1.0 + 0.6 * ((hour - 8.0) / 24.0 * std::f64::consts::TAU).sin());
+        if (spike_at..spike_at + 12).contains(&i) {
+            mean *= 10.0;
+        }
+        // Knuth's Poisson sampler: exact for the small means used here.
+        let limit = (-mean).exp();
+        let (mut k, mut p) = (0u64, 1.0);
+        loop {
+            p *= uniform();
+            if p <= limit {
+                break;
+            }
+            k += 1;
+        }
+        let t = start + chrono::Duration::minutes(5 * i as i64);
+        out.push_str(&format!("{},{k}\n", t.format("%Y-%m-%d %H:%M:%S")));
+    }
+    out
+}
+
 #[test]
-fn detect_writes_scores_and_alerts_for_a_nab_series() {
+fn detect_alerts_on_a_generated_spike_and_nowhere_else() {
+    let ws = Workspace::new("[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n");
+    // Day 10, 14:00.
+    let spike_at = 10 * 288 + 14 * 12;
+    let input = generated_series(6.0, spike_at);
+    let out = ws.run_stdin(&["detect", "--input", "-"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0], ["timestamp", "value", "anomaly_score", "is_alert"]);
+    assert_eq!(rows.len(), input.lines().count(), "one output row per input row");
+    let alerts: Vec<usize> = rows[1..]
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[3] == "1")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        alerts.iter().any(|i| (spike_at..spike_at + 12).contains(i)),
+        "the spike is caught: {alerts:?}"
+    );
+    assert!(
+        alerts.iter().all(|i| (spike_at..spike_at + 24).contains(i)),
+        "no alert outside the spike: {alerts:?}"
+    );
+    for r in &rows[1..] {
+        let s: f64 = r[2].parse().unwrap();
+        assert!((0.0..=1.0).contains(&s));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs NAB's data in ../shared: cargo test --features shared-data"
+)]
+fn shared_detect_writes_scores_and_alerts_for_a_nab_series() {
     let ws = Workspace::new("[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n");
     let input = nab("Twitter_volume_AAPL.csv");
     let out = ws.run(&["detect", "--input", input.to_str().unwrap()]);

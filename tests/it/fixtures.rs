@@ -1,5 +1,5 @@
-//! The recorded API responses in `../shared/fixtures/apis/` (override the folder with
-//! `MENTIOND_FIXTURES`), served by wiremock.
+//! The recorded API responses in `tests/data/fixtures/apis/` (a copy of the shared fixtures with
+//! their origins and licences; override the folder with `MENTIOND_FIXTURES`), served by wiremock.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use wiremock::ResponseTemplate;
 pub fn dir() -> PathBuf {
     match std::env::var_os("MENTIOND_FIXTURES") {
         Some(d) => PathBuf::from(d),
-        None => crate::helpers::repo().join("../shared/fixtures/apis"),
+        None => crate::helpers::repo().join("tests/data/fixtures/apis"),
     }
 }
 

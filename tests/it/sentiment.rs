@@ -1,5 +1,5 @@
 //! Parity of the English engine with Python vaderSentiment 3.3.2 on VADER's human-rated
-//! ground truth (`../shared/data/sentiment/`, reference scores in `tests/data/vader_reference/`,
+//! ground truth (`tests/data/vader_ground_truth/`, MIT, reference scores in `tests/data/vader_reference/`,
 //! made by `tools/vader_reference.py`), the hand-written edge cases, the Italian golden
 //! sentences, and `mentiond sentiment` on stdin.
 
@@ -20,7 +20,7 @@ const FILES: &[&str] = &[
 fn data_dir() -> PathBuf {
     match std::env::var_os("MENTIOND_SENTIMENT_DATA") {
         Some(d) => PathBuf::from(d),
-        None => repo().join("../shared/data/sentiment"),
+        None => repo().join("tests/data/vader_ground_truth"),
     }
 }
 
