@@ -117,11 +117,18 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line.
+    /// Score lines read on stdin: prints `compound<TAB>label<TAB>lang` per line (and, with
+    /// `--explain`, the phrases that decided the label).
     Sentiment {
-        /// Language of the lines: `auto` detects it per line.
+        /// Language of the lines: `auto` detects it per line; `en` or `it` scores every line so.
         #[arg(long, default_value = "auto")]
         lang: String,
+        /// `customer-voice` (the default) or `vader` (vaderSentiment 3.3.2 parity in English).
+        #[arg(long, default_value = "customer-voice")]
+        engine: String,
+        /// Add a fourth column: what decided each label, strongest first (customer voice).
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -249,6 +256,11 @@ fn parse_label(s: &str) -> Result<LabelFilter, String> {
         .ok_or_else(|| format!("{s:?} is not one of positive, neutral, negative, unscored"))
 }
 
+/// A command line that asks for something impossible (exit status 2, like a bad config).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -278,6 +290,10 @@ pub fn main() -> ExitCode {
                 eprintln!("{prefix}error: invalid configuration: {config_error}");
                 return ExitCode::from(EXIT_CONFIG);
             }
+            if let Some(usage) = e.downcast_ref::<UsageError>() {
+                eprintln!("{prefix}error: {usage}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
             eprintln!("{prefix}error: {e:#}");
             ExitCode::FAILURE
         }
@@ -303,7 +319,10 @@ fn init_tracing(format: LogFormat, default_level: &str) {
                     .with_ansi(false),
             ))
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only for a person at a terminal: a file or a pipe gets plain text.
+        LogFormat::Text => builder
+            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+            .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }
@@ -365,7 +384,11 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Ingest { input } => ingest(&cli.config, &input).await,
         Command::Query(args) => query(&cli.config, args).await,
-        Command::Sentiment { lang } => sentiment(&lang),
+        Command::Sentiment {
+            lang,
+            engine,
+            explain,
+        } => sentiment(&lang, &engine, explain),
         Command::Run => run_daemon(&cli.config).await,
         Command::Detect { input } => detect(&input),
         Command::Backtest { input } => backtest(&cli.config, &input).await,
@@ -401,7 +424,10 @@ async fn open_store(config: &Config) -> Result<Store> {
 async fn ingest(config_path: &Path, input: &str) -> Result<u8> {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
-    let pipeline = Pipeline::new(&config.brands, Arc::new(Scorer::new()));
+    let pipeline = Pipeline::new(
+        &config.brands,
+        Arc::new(Scorer::with_engine(config.sentiment.engine)),
+    );
     let on_reject = |line: u64, reason: &str| eprintln!("line {line}: rejected: {reason}");
     let report = if input == "-" {
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -626,33 +652,106 @@ fn clip(s: &str, max: usize) -> String {
     out
 }
 
-fn sentiment(lang: &str) -> Result<u8> {
-    let scorer = Scorer::new();
+fn sentiment(lang: &str, engine: &str, explain: bool) -> Result<u8> {
+    let Some(engine) = crate::sentiment::Engine::parse(engine) else {
+        return Err(UsageError(format!(
+            "--engine must be customer-voice or vader, got {engine:?}"
+        ))
+        .into());
+    };
+    if explain && engine == crate::sentiment::Engine::Vader {
+        return Err(UsageError("--explain works with the customer-voice engine".into()).into());
+    }
+    let scorer = Scorer::with_engine(engine);
     let fixed = match lang {
         "auto" => None,
         code => match crate::mention::normalise_lang_tag(code) {
-            Some(c) => Some(c),
-            None => bail!("--lang must be auto or an ISO 639-1 code, got {code:?}"),
+            Some(c) if scorer.supports(&c) => Some(c),
+            Some(c) => {
+                return Err(UsageError(format!(
+                    "no engine scores {c:?}: use --lang auto, {}",
+                    scorer.languages().join(" or ")
+                ))
+                .into());
+            }
+            None => {
+                return Err(UsageError(format!(
+                    "--lang must be auto or an ISO 639-1 code, got {code:?}"
+                ))
+                .into());
+            }
         },
     };
     let detector = LanguageDetector::new(scorer.languages());
     let stdin = io::stdin();
     let stdout = io::stdout();
+    let mut input = stdin.lock();
     let mut out = io::BufWriter::new(stdout.lock());
-    for line in stdin.lock().lines() {
-        let line = line.context("reading stdin")?;
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut bad = 0u64;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
+            break;
+        }
+        line_no += 1;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        // A line that is not UTF-8 is reported and keeps its place in the output.
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            bad += 1;
+            eprintln!("line {line_no}: not UTF-8, not scored");
+            writeln!(out, "NaN\tunscored\tund")?;
+            continue;
+        };
         let lang = match &fixed {
             Some(c) => Some(c.clone()),
-            None => detector.detect(&line).map(|d| d.lang.to_string()),
+            None => detector.detect(line).map(|d| d.lang.to_string()),
         };
         let lang_out = lang.as_deref().unwrap_or("und");
-        match scorer.score(&line, lang.as_deref()) {
+        if explain {
+            match scorer.explain(line, lang.as_deref()) {
+                Some(e) => writeln!(
+                    out,
+                    "{:.4}\t{}\t{}\t{}",
+                    e.sentiment.compound,
+                    e.sentiment.label,
+                    lang_out,
+                    crate::text::terminal_safe(&explanation(&e))
+                )?,
+                None => writeln!(out, "NaN\tunscored\t{lang_out}\t")?,
+            }
+            continue;
+        }
+        match scorer.score(line, lang.as_deref()) {
             Some(s) => writeln!(out, "{:.4}\t{}\t{}", s.compound, s.label, lang_out)?,
             None => writeln!(out, "NaN\tunscored\t{lang_out}")?,
         }
     }
     out.flush()?;
-    Ok(0)
+    Ok(if bad > 0 { 3 } else { 0 })
+}
+
+/// `"still waiting" +1.21; failure cue +0.95; "support": topic, not scored`: what pushed the
+/// text towards its label (+) or away from it (−), then the topic words left unscored.
+fn explanation(e: &crate::sentiment::cx::Explanation) -> String {
+    let mut parts: Vec<String> = e
+        .reasons
+        .iter()
+        .map(|r| {
+            if r.weight.is_finite() {
+                format!("{} {:+.2}", r.what, r.weight)
+            } else {
+                r.what.clone()
+            }
+        })
+        .collect();
+    for t in &e.topics {
+        parts.push(format!("\"{t}\": topic, not scored"));
+    }
+    parts.join("; ")
 }
 
 async fn run_daemon(config_path: &Path) -> Result<u8> {
@@ -936,7 +1035,7 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
 async fn rescore(config_path: &Path, since: Option<DateTime<Utc>>, batch: usize) -> Result<u8> {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
-    let scorer = Scorer::new();
+    let scorer = Scorer::with_engine(config.sentiment.engine);
     let report = crate::pipeline::rescore(&scorer, &store, since, batch.max(1), |r| {
         tracing::info!(
             rescored = r.rescored,
@@ -968,7 +1067,10 @@ fn detect(input: &str) -> Result<u8> {
 
 async fn backtest(config_path: &Path, input: &str) -> Result<u8> {
     let config = load_config(config_path)?;
-    let pipeline = Pipeline::new(&config.brands, Arc::new(Scorer::new()));
+    let pipeline = Pipeline::new(
+        &config.brands,
+        Arc::new(Scorer::with_engine(config.sentiment.engine)),
+    );
     let reader: Box<dyn BufRead> = if input == "-" {
         Box::new(io::BufReader::new(io::stdin()))
     } else {

@@ -66,6 +66,13 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub digests: Vec<DigestConfig>,
     pub touchpoints: Vec<TouchpointConfig>,
+    pub sentiment: SentimentConfig,
+}
+
+/// `[sentiment]`: which engine scores mentions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SentimentConfig {
+    pub engine: crate::sentiment::Engine,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +132,15 @@ struct RawConfig {
     digests: Vec<digests::RawDigest>,
     #[serde(default)]
     touchpoints: Option<Vec<TouchpointConfig>>,
+    #[serde(default)]
+    sentiment: Option<RawSentiment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSentiment {
+    #[serde(default)]
+    engine: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +296,7 @@ impl Validator<'_> {
         let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email)?;
         let digests = self.digests(raw.digests, &brands, &email)?;
         let touchpoints = self.touchpoints(raw.touchpoints)?;
+        let sentiment = self.sentiment(raw.sentiment)?;
         if let Some(retention) = storage.retention {
             // A digest compares its period with the same length of time before it: both must
             // still be stored.
@@ -309,7 +326,23 @@ impl Validator<'_> {
             alerts,
             digests,
             touchpoints,
+            sentiment,
         })
+    }
+
+    fn sentiment(&self, raw: Option<RawSentiment>) -> Result<SentimentConfig, ConfigError> {
+        let Some(name) = raw.and_then(|r| r.engine) else {
+            return Ok(SentimentConfig::default());
+        };
+        match crate::sentiment::Engine::parse(&name) {
+            Some(engine) => Ok(SentimentConfig { engine }),
+            None => Err(self.err(
+                p!["sentiment", "engine"],
+                format!(
+                    "unknown engine {name:?}: use \"customer-voice\" (the default) or \"vader\""
+                ),
+            )),
+        }
     }
 
     fn storage(&self, raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {

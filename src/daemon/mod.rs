@@ -218,7 +218,10 @@ impl Daemon {
         } = prepared;
         let config = &config;
         let mut tasks = JoinSet::new();
-        let pipeline = Arc::new(Pipeline::new(&config.brands, Arc::new(Scorer::new())));
+        let pipeline = Arc::new(Pipeline::new(
+            &config.brands,
+            Arc::new(Scorer::with_engine(config.sentiment.engine)),
+        ));
         let stored = Arc::new(Notify::new());
         if built.is_empty() {
             warn!("no source configured: nothing will be polled (add a [sources.*] section)");

@@ -65,6 +65,7 @@ fn one() -> f64 {
 }
 
 /// The Italian pack with its tokeniser's tables.
+#[derive(Clone)]
 pub struct ItalianPack {
     pack: Pack,
     /// Emoji with a valence: each becomes a token of its own.
@@ -450,6 +451,18 @@ impl ItalianPack {
 
     pub fn pack(&self) -> &Pack {
         &self.pack
+    }
+
+    /// A copy in which `keys` carry no valence (they keep their other roles): topic words for
+    /// the customer-voice engine.
+    pub fn without_valence<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> ItalianPack {
+        let mut copy = self.clone();
+        for k in keys {
+            if let Some(e) = copy.pack.entries.get_mut(k) {
+                e.valence = None;
+            }
+        }
+        copy
     }
 
     fn known(&self, key: &str) -> bool {

@@ -59,7 +59,11 @@ fn detect_alerts_on_a_generated_spike_and_nowhere_else() {
     let text = stdout(&out);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0], ["timestamp", "value", "anomaly_score", "is_alert"]);
-    assert_eq!(rows.len(), input.lines().count(), "one output row per input row");
+    assert_eq!(
+        rows.len(),
+        input.lines().count(),
+        "one output row per input row"
+    );
     let alerts: Vec<usize> = rows[1..]
         .iter()
         .enumerate()

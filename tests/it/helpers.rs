@@ -54,6 +54,11 @@ impl Workspace {
         run_with_stdin(&self.config(), args, Some(stdin))
     }
 
+    /// As [`Workspace::run_stdin`], with input that need not be UTF-8.
+    pub fn run_stdin_bytes(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_input(&self.config(), args, Some(stdin))
+    }
+
     pub async fn store(&self) -> mentiond::store::Store {
         let config = mentiond::config::Config::load(&self.config()).expect("config");
         mentiond::store::Store::open(&config.storage.database)
@@ -63,6 +68,10 @@ impl Workspace {
 }
 
 pub fn run_with_stdin(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_with_input(config, args, stdin.map(str::as_bytes))
+}
+
+pub fn run_with_input(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config").arg(config).args(args);
     cmd.env("RUST_LOG", "warn");
@@ -74,12 +83,7 @@ pub fn run_with_stdin(config: &Path, args: &[&str], stdin: Option<&str>) -> Outp
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn mentiond");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
     }
     child.wait_with_output().expect("wait for mentiond")
 }

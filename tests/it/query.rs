@@ -59,7 +59,7 @@ fn seeded() -> Workspace {
         json_line(
             "x",
             "6",
-            "Acme; refunds; \"quoted\" text, with commas",
+            "Acme; refundable fares; \"quoted\" text, with commas",
             "2026-03-06T13:00:00Z",
             "en",
         ),
@@ -232,7 +232,7 @@ fn csv_is_quoted_and_parses_back() {
     let text_col = headers.iter().position(|h| h == "text").unwrap();
     assert_eq!(
         &records[0][text_col],
-        "Acme; refunds; \"quoted\" text, with commas"
+        "Acme; refundable fares; \"quoted\" text, with commas"
     );
 }
 
