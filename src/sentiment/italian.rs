@@ -79,6 +79,9 @@ pub struct ItalianPack {
     multiword: FxHashSet<Box<str>>,
     /// The emoticons that are only letters (`ahah`).
     letter_emoticons: Vec<Box<str>>,
+    /// Bit `b - b'a'` set when a letter emoticon starts with the ASCII letter `b` (either
+    /// case): most words are ruled out by their first letter.
+    letter_emoticon_starts: u32,
     /// Length in bytes of the longest emoticon: longer words need no lookup.
     emoticon_max_len: usize,
     question_block: bool,
@@ -289,6 +292,19 @@ fn could_be_laughter(key: &str) -> bool {
             || key.starts_with("xd"))
 }
 
+/// The first-letter mask of [`ItalianPack::is_letter_emoticon`]; a non-ASCII start sets every
+/// bit (no filtering).
+fn letter_emoticons_starts(emoticons: &[Box<str>]) -> u32 {
+    let mut mask = 0u32;
+    for e in emoticons {
+        match e.bytes().next().map(|b| b.to_ascii_lowercase()) {
+            Some(b @ b'a'..=b'z') => mask |= 1 << (b - b'a'),
+            _ => return u32::MAX,
+        }
+    }
+    mask
+}
+
 fn strip_punct(s: &str) -> &str {
     s.trim_matches(is_punct)
 }
@@ -415,14 +431,16 @@ impl ItalianPack {
         }
         let laughter = Regex::new(&format!("^(?:{})$", file.laughter_regex))
             .expect("the laughter pattern compiles (unit-tested)");
-        let letter_emoticons = emoticons
+        let letter_emoticons: Vec<Box<str>> = emoticons
             .iter()
             .filter(|e| e.chars().all(char::is_alphabetic))
             .cloned()
             .collect();
         let emoticon_max_len = emoticons.iter().map(|e| e.len()).max().unwrap_or(0);
+        let letter_emoticon_starts = letter_emoticons_starts(&letter_emoticons);
         ItalianPack {
             letter_emoticons,
+            letter_emoticon_starts,
             emoticon_max_len,
             pack: Pack {
                 lang: "it",
@@ -586,11 +604,7 @@ impl ItalianPack {
             }
             // The common case: a plain word.
             if w.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                let immune = !w.bytes().any(|b| b.is_ascii_digit())
-                    && self
-                        .letter_emoticons
-                        .iter()
-                        .any(|e| e.eq_ignore_ascii_case(w));
+                let immune = !w.bytes().any(|b| b.is_ascii_digit()) && self.is_letter_emoticon(w);
                 raw.push((w, false, seg, immune));
                 continue;
             }
@@ -729,14 +743,25 @@ impl ItalianPack {
         (marks, question_segs)
     }
 
+    /// Whether an ASCII word is an emoticon made of letters (`ahah`, `XD`).
+    fn is_letter_emoticon(&self, w: &str) -> bool {
+        let Some(first) = w.bytes().next() else {
+            return false;
+        };
+        let first = first.to_ascii_lowercase();
+        if !first.is_ascii_lowercase() || self.letter_emoticon_starts & (1 << (first - b'a')) == 0 {
+            return false;
+        }
+        self.letter_emoticons
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(w))
+    }
+
     /// Emoticons and emoji kept whole as tokens (`:)`, `<3`, `XD`).
     fn is_emoticon(&self, w: &str) -> bool {
         if w.bytes().all(|b| b.is_ascii_alphabetic()) {
             // Only a few emoticons are made of letters alone (`ahah`): no need to hash every word.
-            return self
-                .letter_emoticons
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(w));
+            return self.is_letter_emoticon(w);
         }
         if w.len() > self.emoticon_max_len {
             return false;
