@@ -1,16 +1,20 @@
-//! From stored mentions to alert e-mails: per brand, the negative-mention series is run through
-//! the detector ([`crate::detect`]); an episode that is not yet notified becomes an alert, and
-//! its e-mail goes into the outbox in the same transaction; an open alert whose episode is over
-//! is resolved (with a "back to normal" notice when the rule asks for one).
+//! From stored mentions to alert e-mails: per brand, the negative-mention series goes through
+//! the model and the one decision function of [`crate::detect`]; a fired decision becomes an
+//! alert whose e-mail goes into the outbox in the same transaction; an open alert whose episode
+//! is over is resolved (with a "back to normal" notice when the rule asks for one).
 //!
-//! The detector is replayed over the last four weeks at every evaluation rather than kept in
-//! memory: the decision is then the same after a restart, and mentions that arrive late (a
-//! platform polled every 15 minutes, a backfill after downtime) land in their true buckets.
+//! **Incremental evaluation.** The evaluator keeps, per brand, the model's state after the
+//! last bucket older than two hours (a checkpoint). An evaluation moves the checkpoint forward
+//! over the buckets that left the last two hours, then replays those two hours from a copy:
+//! mentions that arrive late within two hours (a platform polled every 15 minutes) land in
+//! their true buckets, and the cost is the new buckets, not four weeks. A mention stored later
+//! than that with an older timestamp (a backfill after downtime), a changed rule or six hours
+//! passing rebuild the checkpoint from the last four weeks.
 //!
-//! [`backtest`] runs the same rules over a JSONL history with a simulated clock.
+//! [`backtest`] runs the same model and decision over a JSONL history with a simulated clock.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,57 +22,47 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 use crate::config::{AlertRule, Config};
-use crate::detect::{CountSpikeDetector, Decision, DetectorParams};
+use crate::detect::{
+    AlertState, Burst, DetectorParams, Evidence, Held, OpenEpisode, Policy, SeriesModel, Severity,
+    Tracker, Verdict, burst_profile, decide,
+};
 use crate::mention::{Label, ScoredMention, format_time};
 use crate::notify::chart::{Bin, spike_chart};
 use crate::notify::render::{self, AlertView, reach};
 use crate::notify::{compose, message_id};
 use crate::store::{BucketCount, MentionRow, NewAlert, NewMessage, Store, StoreError};
 
-/// How much history the detector replays.
+/// How much history the detector learns from when it (re)builds its state.
 pub const HISTORY_DAYS: i64 = 28;
+/// The span re-read at every evaluation, where late posts still land.
+pub const LIVE_SECONDS: i64 = 2 * 3600;
+/// A brand's checkpoint is rebuilt from the history at least this often (it also catches
+/// scores changed by `mentiond rescore`).
+pub const REBUILD_SECONDS: i64 = 6 * 3600;
 /// Posts shown in an alert.
 pub const WORST_SHOWN: usize = 5;
 /// Width of the chart's bins, in seconds.
 const CHART_BIN: i64 = 1800;
 
-/// The detector parameters of a rule.
-pub fn params(rule: &AlertRule) -> DetectorParams {
-    let mut p = DetectorParams::default().with_bucket(rule.bucket.as_secs() as i64);
-    p.alpha = rule.sensitivity.alpha();
-    p.min_excess = rule.min_negative as f64;
-    p
+/// The model parameters and the decision policy of a rule.
+pub fn params(rule: &AlertRule) -> (DetectorParams, Policy) {
+    let step = rule.bucket.as_secs().max(1) as i64;
+    let model = DetectorParams::default().with_bucket(step);
+    let mut policy = Policy::default().with_bucket(step);
+    policy.alpha = rule.sensitivity.alpha();
+    policy.min_excess = f64::from(rule.min_negative);
+    policy.cooldown_buckets = (rule.cooldown.as_secs() as i64 / step).max(0) as u64;
+    (model, policy)
 }
 
-/// A spike so large that quiet hours do not hold it: far below the threshold and at least
-/// three times the expected count.
-pub fn is_severe(d: &Decision, alpha: f64) -> bool {
-    d.p_value < alpha * alpha && d.window_observed >= 3.0 * d.window_expected.max(1.0)
-}
-
-/// Feeds the buckets from `start` to `end` (inclusive, bucket starts) into a new detector;
-/// buckets absent from `counts` have no mentions.
-pub fn run_series(
-    counts: &[BucketCount],
-    start: i64,
-    end: i64,
-    params: &DetectorParams,
-) -> (CountSpikeDetector, Vec<Decision>) {
-    let step = params.bucket_seconds;
-    let mut detector = CountSpikeDetector::new(params.clone());
-    let by_t: BTreeMap<i64, &BucketCount> = counts.iter().map(|c| (c.t, c)).collect();
-    let mut out = Vec::with_capacity(((end - start) / step + 1).max(0) as usize);
-    let mut t = start;
-    while t <= end {
-        let (neg, total) = by_t.get(&t).map_or((0, 0), |c| (c.negative, c.total));
-        out.extend(detector.update(t, Some(neg), Some(total)));
-        t += step;
-    }
-    (detector, out)
-}
-
-/// The last 24 hours of decisions, in 30-minute bins, with the alert window highlighted.
-pub fn chart_bins(decisions: &[Decision], until: i64, window: (i64, i64), bucket: i64) -> Vec<Bin> {
+/// The last 24 hours of (bucket, observed, expected), in 30-minute bins, with the alert window
+/// highlighted.
+pub fn chart_bins(
+    series: &[(i64, u64, f64)],
+    until: i64,
+    window: (i64, i64),
+    bucket: i64,
+) -> Vec<Bin> {
     let bin = CHART_BIN.max(bucket);
     let first = (until - 86_400).div_euclid(bin) * bin + bin;
     let mut bins: BTreeMap<i64, Bin> = BTreeMap::new();
@@ -85,12 +79,12 @@ pub fn chart_bins(decisions: &[Decision], until: i64, window: (i64, i64), bucket
         );
         t += bin;
     }
-    for d in decisions.iter().filter(|d| d.t >= first && d.t <= until) {
-        let k = d.t.div_euclid(bin) * bin;
+    for &(t, observed, expected) in series.iter().filter(|s| s.0 >= first && s.0 <= until) {
+        let k = t.div_euclid(bin) * bin;
         if let Some(b) = bins.get_mut(&k) {
-            b.observed += d.observed.unwrap_or(0) as f64;
-            b.expected += d.expected;
-            if d.t + bucket > window.0 && d.t < window.1 {
+            b.observed += observed as f64;
+            b.expected += expected;
+            if t + bucket > window.0 && t < window.1 {
                 b.highlight = true;
             }
         }
@@ -116,12 +110,84 @@ pub struct Evaluation {
     /// Ids of the alerts fired.
     pub fired: Vec<i64>,
     pub resolved: Vec<i64>,
+    /// Brands whose state was rebuilt from the history (start, late posts, a changed rule).
+    pub rebuilt: Vec<String>,
+}
+
+/// A brand's model state after its last final bucket.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    params: DetectorParams,
+    model: SeriesModel,
+    /// The last bucket fed.
+    until: i64,
+    /// Counts up to `until` were read after everything stored before this time.
+    read_at: DateTime<Utc>,
+    built_at: DateTime<Utc>,
+    /// The last day of (bucket, observed, expected), for the alert chart.
+    history: VecDeque<(i64, u64, f64)>,
+    /// The last bucket reported as held back (a bot burst), so it is logged once.
+    held_logged: Option<i64>,
+}
+
+/// Feeds `counts` (buckets from `from` to `to`, inclusive) into `model`; buckets absent from
+/// `counts` had no mention. Returns each bucket's evidence.
+fn feed(model: &mut SeriesModel, counts: &[BucketCount], from: i64, to: i64) -> Vec<Evidence> {
+    let step = model.params().bucket_seconds;
+    let by_t: BTreeMap<i64, &BucketCount> = counts.iter().map(|c| (c.t, c)).collect();
+    let mut out = Vec::with_capacity(((to - from) / step + 1).max(0) as usize);
+    let mut t = from;
+    while t <= to {
+        let (neg, total) = by_t.get(&t).map_or((0, 0), |c| (c.negative, c.total));
+        out.extend(model.update(t, Some(neg), Some(total)));
+        t += step;
+    }
+    out
+}
+
+fn push_history(history: &mut VecDeque<(i64, u64, f64)>, evidence: &[Evidence], step: i64) {
+    for e in evidence {
+        history.push_back((e.t, e.observed.unwrap_or(0), e.expected));
+    }
+    let keep = (86_400 / step.max(1)) as usize + 1;
+    while history.len() > keep {
+        history.pop_front();
+    }
+}
+
+/// Runs the decision over `evidence` (oldest first) from `state`. Returns each bucket's
+/// verdict.
+fn decide_all(
+    policy: &Policy,
+    state: &mut AlertState,
+    evidence: &[Evidence],
+    seen_before: u64,
+    burst: &mut dyn FnMut(i64, i64) -> Option<Burst>,
+) -> Vec<Verdict> {
+    let mut window: Vec<Evidence> = Vec::new();
+    let mut out = Vec::with_capacity(evidence.len());
+    for (i, e) in evidence.iter().enumerate() {
+        window.push(e.clone());
+        let keep = policy.end_buckets as usize + 1;
+        if window.len() > keep {
+            window.drain(..window.len() - keep);
+        }
+        out.push(decide(
+            policy,
+            state,
+            &window,
+            seen_before + i as u64 + 1,
+            burst,
+        ));
+    }
+    out
 }
 
 pub struct Evaluator {
     store: Arc<Store>,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
+    checkpoints: Mutex<HashMap<String, Checkpoint>>,
 }
 
 impl Evaluator {
@@ -130,6 +196,7 @@ impl Evaluator {
             store,
             config,
             clock,
+            checkpoints: Mutex::new(HashMap::new()),
         }
     }
 
@@ -152,6 +219,73 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// The brand's checkpoint, moved forward to `until` (or rebuilt when it cannot be).
+    async fn checkpoint(
+        &self,
+        brand: &str,
+        params: &DetectorParams,
+        until: i64,
+        now: DateTime<Utc>,
+        out: &mut Evaluation,
+    ) -> Result<Checkpoint, StoreError> {
+        let step = params.bucket_seconds;
+        // Transactions commit within a minute of their timestamp.
+        let read_at = now - chrono::Duration::seconds(60);
+        let kept = self
+            .checkpoints
+            .lock()
+            .expect("checkpoint map")
+            .remove(brand);
+        let kept = match kept {
+            Some(c)
+                if c.params == *params
+                    && (now - c.built_at).num_seconds() < REBUILD_SECONDS
+                    && c.until <= until
+                    && !self
+                        .store
+                        .late_arrival(brand, c.read_at, ts(c.until + step))
+                        .await? =>
+            {
+                Some(c)
+            }
+            _ => None,
+        };
+        let mut ck = match kept {
+            Some(c) => c,
+            None => {
+                out.rebuilt.push(brand.to_string());
+                let from = until - HISTORY_DAYS * 86_400;
+                Checkpoint {
+                    params: params.clone(),
+                    model: SeriesModel::new(params.clone()),
+                    until: from - step,
+                    read_at,
+                    built_at: now,
+                    history: VecDeque::new(),
+                    held_logged: None,
+                }
+            }
+        };
+        if ck.until < until {
+            let counts = self
+                .store
+                .bucket_counts(brand, ts(ck.until + step), ts(until + step), step)
+                .await?;
+            // A series begins with its first mention: weeks of zeros before a brand was added
+            // are not its history.
+            let from = if ck.model.buckets_seen() == 0 {
+                counts.first().map_or(until + step, |c| c.t)
+            } else {
+                ck.until + step
+            };
+            let evidence = feed(&mut ck.model, &counts, from, until);
+            push_history(&mut ck.history, &evidence, step);
+            ck.until = until;
+            ck.read_at = read_at;
+        }
+        Ok(ck)
+    }
+
     async fn evaluate_brand(
         &self,
         brand: &str,
@@ -159,102 +293,195 @@ impl Evaluator {
         now: DateTime<Utc>,
         out: &mut Evaluation,
     ) -> Result<(), StoreError> {
-        let p = params(rule);
+        let (p, policy) = params(rule);
         let step = p.bucket_seconds;
         let end = now.timestamp().div_euclid(step) * step;
-        let start = end - HISTORY_DAYS * 86_400;
+        let live_from = (end - LIVE_SECONDS).div_euclid(step) * step;
+        let mut ck = self
+            .checkpoint(brand, &p, live_from - step, now, out)
+            .await?;
+        let mut live = ck.model.clone();
+        let seen_before = live.buckets_seen();
         let counts = self
             .store
-            .bucket_counts(brand, ts(start), ts(end + step), step)
+            .bucket_counts(brand, ts(live_from), ts(end + step), step)
             .await?;
-        let (detector, decisions) = run_series(&counts, start, end, &p);
+        let evidence = feed(&mut live, &counts, live_from, end);
         let last = self.store.last_alert(brand).await?;
-
-        if let Some(open) = last.as_ref().filter(|a| a.state == "open") {
-            if !detector.in_episode() {
-                let message = if rule.back_to_normal {
-                    let view = AlertView {
-                        alert_id: open.id,
-                        brand: brand.to_string(),
-                        fired_at: parse(&open.fired_at),
-                        window_start: parse(&open.window_start),
-                        window_end: parse(&open.window_end),
-                        observed: open.observed,
-                        expected: open.expected,
-                        p_value: open.p_value,
-                        p_threshold: open.p_threshold,
-                        threshold_rule: open.threshold_rule.clone(),
-                        window_total: open.window_total,
-                        usual_share: open.usual_share,
-                        severe: open.severe,
-                        worst: Vec::new(),
-                        series: Vec::new(),
-                        language: rule.language,
-                        timezone: rule.timezone,
-                        held_until: None,
-                    };
-                    let rendered = render::recovery(&view, now);
-                    self.message("recovery", brand, open.id, rule, &rendered, now, now)
-                } else {
-                    None
-                };
-                self.store.resolve_alert(open.id, now, message).await?;
-                info!(brand, alert = open.id, "back to normal");
-                out.resolved.push(open.id);
-            }
-            return Ok(());
-        }
-        if !detector.in_episode() {
-            return Ok(());
-        }
-        let Some(ai) = decisions.iter().rposition(|d| d.alert) else {
-            return Ok(());
+        let state = AlertState {
+            open: last
+                .as_ref()
+                .filter(|a| a.state == "open")
+                .map(|a| OpenEpisode {
+                    fired_bucket: parse(&a.bucket_at).timestamp(),
+                }),
+            last_fired_bucket: last.as_ref().map(|a| parse(&a.bucket_at).timestamp()),
+            last_resolved_bucket: last
+                .as_ref()
+                .and_then(|a| a.resolved_at.as_deref())
+                .map(|r| parse(r).timestamp().div_euclid(step) * step),
+            peak: 0.0,
         };
-        let crossed = &decisions[ai];
-        // When the evaluation comes after the crossing (mentions that arrived late, a restart),
-        // the e-mail shows the strongest evidence of the episode so far.
-        let d = decisions[ai..]
-            .iter()
-            .filter(|d| d.observed.is_some())
-            .max_by(|a, b| {
-                (a.window_observed - a.window_expected)
-                    .total_cmp(&(b.window_observed - b.window_expected))
-            })
-            .unwrap_or(crossed);
-        if let Some(prev) = &last {
-            if parse(&prev.fired_at) > now - crate::sources::retry::chrono_dur(rule.cooldown) {
-                return Ok(());
+        let was_open = state.open.is_some();
+        // The decision asks who wrote a window's negatives only when a bucket is significant:
+        // run it, fetch what it asked for, run it again.
+        let mut bursts: HashMap<(i64, i64), Burst> = HashMap::new();
+        let verdicts = loop {
+            let mut missing: Option<(i64, i64)> = None;
+            let mut s = state;
+            let verdicts =
+                decide_all(
+                    &policy,
+                    &mut s,
+                    &evidence,
+                    seen_before,
+                    &mut |a, b| match bursts.get(&(a, b)) {
+                        Some(x) => Some(*x),
+                        None => {
+                            missing.get_or_insert((a, b));
+                            None
+                        }
+                    },
+                );
+            match missing {
+                Some((a, b)) => {
+                    let profile = self.store.burst_profile(brand, ts(a), ts(b)).await?;
+                    bursts.insert((a, b), profile);
+                }
+                None => break verdicts,
+            }
+        };
+        let mut history = ck.history.clone();
+        push_history(&mut history, &evidence, step);
+        let series: Vec<(i64, u64, f64)> = history.into_iter().collect();
+        for (i, v) in verdicts.iter().enumerate() {
+            let e = &evidence[i];
+            match v {
+                Verdict::Resolved if was_open => {
+                    if let Some(open) = last.as_ref().filter(|a| a.state == "open") {
+                        self.resolve(brand, rule, open, now).await?;
+                        out.resolved.push(open.id);
+                    }
+                }
+                Verdict::Fire { severity } => {
+                    // When the evaluation comes after the crossing (late posts, a restart),
+                    // the e-mail shows the strongest evidence of the episode so far.
+                    let best = evidence[i..]
+                        .iter()
+                        .filter(|x| x.observed.is_some() && x.window_buckets > 0)
+                        .max_by(|a, b| {
+                            (a.window_observed - a.window_expected)
+                                .total_cmp(&(b.window_observed - b.window_expected))
+                        })
+                        .unwrap_or(e);
+                    let id = self
+                        .fire(
+                            brand, rule, &policy, e.t, best, *severity, &series, end, now,
+                        )
+                        .await?;
+                    out.fired.push(id);
+                    break;
+                }
+                Verdict::Held(Held::BotBurst {
+                    negatives,
+                    effective,
+                }) if ck.held_logged.is_none_or(|t| e.t > t + LIVE_SECONDS) => {
+                    info!(
+                        brand,
+                        negatives,
+                        effective,
+                        "a burst of negative mentions from few authors or one repeated text: not alerted"
+                    );
+                    ck.held_logged = Some(e.t);
+                }
+                _ => {}
             }
         }
+        self.checkpoints
+            .lock()
+            .expect("checkpoint map")
+            .insert(brand.to_string(), ck);
+        Ok(())
+    }
+
+    async fn resolve(
+        &self,
+        brand: &str,
+        rule: &AlertRule,
+        open: &crate::store::AlertRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let message = if rule.back_to_normal {
+            let view = AlertView {
+                alert_id: open.id,
+                brand: brand.to_string(),
+                fired_at: parse(&open.fired_at),
+                window_start: parse(&open.window_start),
+                window_end: parse(&open.window_end),
+                observed: open.observed,
+                expected: open.expected,
+                p_value: open.p_value,
+                p_threshold: open.p_threshold,
+                threshold_rule: open.threshold_rule.clone(),
+                window_total: open.window_total,
+                usual_share: open.usual_share,
+                severe: open.severe,
+                worst: Vec::new(),
+                series: Vec::new(),
+                language: rule.language,
+                timezone: rule.timezone,
+                held_until: None,
+            };
+            let rendered = render::recovery(&view, now);
+            self.message("recovery", brand, open.id, rule, &rendered, now, now)
+        } else {
+            None
+        };
+        self.store.resolve_alert(open.id, now, message).await?;
+        info!(brand, alert = open.id, "back to normal");
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn fire(
+        &self,
+        brand: &str,
+        rule: &AlertRule,
+        policy: &Policy,
+        crossed: i64,
+        d: &Evidence,
+        severity: Severity,
+        series: &[(i64, u64, f64)],
+        end: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let step = policy.bucket_seconds;
         let window_start = d.window_start(step);
         let window_end = d.t + step;
-        let severe = is_severe(d, p.alpha);
+        let severe = severity == Severity::Critical;
         let negatives = self
             .store
             .negative_mentions(brand, ts(window_start), ts(window_end), 500)
             .await?;
         let worst = worst(negatives, WORST_SHOWN);
-        let bins = chart_bins(&decisions, end, (window_start, window_end), step);
+        let bins = chart_bins(series, end, (window_start, window_end), step);
         let held = crate::notify::sender::not_before(now, rule, severe);
         let alert = NewAlert {
             brand: brand.to_string(),
             fired_at: now,
-            bucket_at: ts(crossed.t),
+            bucket_at: ts(crossed),
             window_start: ts(window_start),
             window_end: ts(window_end),
             observed: d.window_observed,
             expected: d.window_expected,
             p_value: d.p_value,
-            p_threshold: d.p_threshold(),
-            threshold_rule: serde_json::to_value(d.threshold_rule)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            p_threshold: policy.alpha,
+            threshold_rule: "alpha".to_string(),
             window_total: d.window_total,
             usual_share: d.negative_share,
             severe,
             worst: worst.iter().map(|(id, _)| *id).collect(),
-            details: serde_json::json!({ "series": bins }),
+            details: serde_json::json!({ "series": bins, "severity": severity.as_str() }),
         };
         let view = AlertView {
             alert_id: 0,
@@ -291,14 +518,13 @@ impl Evaluator {
         info!(
             brand,
             alert = id,
+            severity = severity.as_str(),
             observed = alert.observed,
             expected = format!("{:.1}", alert.expected),
             p = format!("{:.1e}", alert.p_value),
-            severe,
             "negative spike: alert fired"
         );
-        out.fired.push(id);
-        Ok(())
+        Ok(id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -365,18 +591,33 @@ pub struct BacktestAlert {
     pub window_end: String,
     pub observed: f64,
     pub expected: f64,
-    /// The detector's score (0.5 at the threshold, 1 at twice its surprise).
+    /// The evidence's score (0.5 at the threshold, 1 at twice its surprise).
     pub score: f64,
     pub p_value: f64,
-    pub severe: bool,
+    /// `warning` or `critical`.
+    pub severity: Severity,
     /// `source:external_id` of the worst negative mentions of the window.
     pub worst: Vec<String>,
     /// When the episode was over, if it ended within the data.
     pub back_to_normal_at: Option<String>,
 }
 
-/// Replays scored mentions in time order through each brand's alert rule with a simulated
-/// clock: the alerts a live daemon would have fired (cooldown included), oldest first.
+/// Who wrote the negative mentions among `mentions` published in [from, to).
+fn burst_of(mentions: &[&ScoredMention], from: i64, to: i64) -> Burst {
+    burst_profile(
+        mentions
+            .iter()
+            .filter(|m| {
+                let t = m.mention.created_at.timestamp();
+                t >= from && t < to && m.sentiment.is_some_and(|s| s.label == Label::Negative)
+            })
+            .map(|m| (m.mention.author.as_deref(), m.mention.text.as_str())),
+    )
+}
+
+/// Replays scored mentions in time order through each brand's model and the same decision as
+/// the live evaluator, with a simulated clock: the alerts a live daemon would have fired
+/// (cooldown, burst filter and episodes included), oldest first.
 pub fn backtest(config: &Config, mentions: &[ScoredMention]) -> Vec<BacktestAlert> {
     let mut out = Vec::new();
     for brand in &config.brands {
@@ -384,19 +625,19 @@ pub fn backtest(config: &Config, mentions: &[ScoredMention]) -> Vec<BacktestAler
         if !rule.enabled {
             continue;
         }
-        let p = params(rule);
+        let (p, policy) = params(rule);
         let step = p.bucket_seconds;
-        let mine: Vec<&ScoredMention> = mentions
+        let mut mine: Vec<&ScoredMention> = mentions
             .iter()
             .filter(|m| m.brands.iter().any(|b| b == &brand.name))
             .collect();
-        let Some(first) = mine.iter().map(|m| m.mention.created_at.timestamp()).min() else {
+        mine.sort_by_key(|m| m.mention.created_at);
+        let Some(first) = mine.first().map(|m| m.mention.created_at.timestamp()) else {
             continue;
         };
         let last = mine
-            .iter()
+            .last()
             .map(|m| m.mention.created_at.timestamp())
-            .max()
             .unwrap_or(first);
         let mut counts: BTreeMap<i64, BucketCount> = BTreeMap::new();
         for m in &mine {
@@ -411,20 +652,21 @@ pub fn backtest(config: &Config, mentions: &[ScoredMention]) -> Vec<BacktestAler
                 c.negative += 1;
             }
         }
-        let counts: Vec<BucketCount> = counts.into_values().collect();
-        let start = first.div_euclid(step) * step;
+        let mut tracker = Tracker::new(p, policy.clone());
+        let mut burst = |a: i64, b: i64| Some(burst_of(&mine, a, b));
+        let mut steps = Vec::new();
+        let mut t = first.div_euclid(step) * step;
         let end = last.div_euclid(step) * step;
-        let (_, decisions) = run_series(&counts, start, end, &p);
-        let mut last_fired: Option<i64> = None;
-        for (i, d) in decisions.iter().enumerate() {
-            if !d.alert {
+        while t <= end {
+            let (neg, total) = counts.get(&t).map_or((0, 0), |c| (c.negative, c.total));
+            steps.extend(tracker.update(t, Some(neg), Some(total), &mut burst));
+            t += step;
+        }
+        for (i, s) in steps.iter().enumerate() {
+            let Verdict::Fire { severity } = s.verdict else {
                 continue;
-            }
-            let fired = d.t + step;
-            if last_fired.is_some_and(|f| fired - f < rule.cooldown.as_secs() as i64) {
-                continue;
-            }
-            last_fired = Some(fired);
+            };
+            let d = &s.evidence;
             let (ws, we) = (d.window_start(step), d.t + step);
             let mut window: Vec<&&ScoredMention> = mine
                 .iter()
@@ -441,20 +683,20 @@ pub fn backtest(config: &Config, mentions: &[ScoredMention]) -> Vec<BacktestAler
                 };
                 w(b).total_cmp(&w(a))
             });
-            let back = decisions[i + 1..]
+            let back = steps[i + 1..]
                 .iter()
-                .find(|x| x.normal_again)
-                .map(|x| format_time(&ts(x.t + step)));
+                .find(|x| x.verdict == Verdict::Resolved)
+                .map(|x| format_time(&ts(x.evidence.t + step)));
             out.push(BacktestAlert {
                 brand: brand.name.clone(),
-                fired_at: format_time(&ts(fired)),
+                fired_at: format_time(&ts(d.t + step)),
                 window_start: format_time(&ts(ws)),
                 window_end: format_time(&ts(we)),
                 observed: d.window_observed,
                 expected: (d.window_expected * 100.0).round() / 100.0,
-                score: (d.score * 1000.0).round() / 1000.0,
+                score: (d.score(policy.alpha) * 1000.0).round() / 1000.0,
                 p_value: d.p_value,
-                severe: is_severe(d, p.alpha),
+                severity,
                 worst: window
                     .iter()
                     .take(WORST_SHOWN)

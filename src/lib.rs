@@ -16,6 +16,7 @@ pub mod matcher;
 pub mod mention;
 pub mod notify;
 pub mod pipeline;
+pub mod scenario;
 pub mod schedule;
 pub mod sentiment;
 pub mod simulator;

@@ -40,9 +40,9 @@ pub enum Sensitivity {
 impl Sensitivity {
     pub fn alpha(self) -> f64 {
         match self {
-            Sensitivity::Low => 1e-5,
-            Sensitivity::Normal => 1e-4,
-            Sensitivity::High => 1e-3,
+            Sensitivity::Low => 1e-4,
+            Sensitivity::Normal => 5e-4,
+            Sensitivity::High => 2e-3,
         }
     }
 }

@@ -238,8 +238,8 @@ struct Words {
 }
 
 const EN: Words = Words {
-    subject_alert: "Negative spike",
-    subject_severe: "Negative spike (severe)",
+    subject_alert: "Negative spike (warning)",
+    subject_severe: "Negative spike (critical)",
     in_min: "in",
     usually: "usually",
     headline: "negative mentions",
@@ -266,8 +266,8 @@ const EN: Words = Words {
 };
 
 const IT: Words = Words {
-    subject_alert: "Picco di menzioni negative",
-    subject_severe: "Picco di menzioni negative (grave)",
+    subject_alert: "Picco di menzioni negative (avviso)",
+    subject_severe: "Picco di menzioni negative (critico)",
     in_min: "in",
     usually: "di solito",
     headline: "menzioni negative",

@@ -171,6 +171,56 @@ const ALERT_COLUMNS: &str = "id, brand, fired_at, bucket_at, window_start, windo
      p_threshold, threshold_rule, window_total, usual_share, severe, worst, state, resolved_at, silenced";
 
 impl Store {
+    /// Who wrote the negative mentions of `brand` published in [from, to): the burst
+    /// filter's input (at most 20,000 mentions are read).
+    pub async fn burst_profile(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<crate::detect::Burst, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.author, m.text \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+             JOIN brands br ON br.id = mb.brand_id \
+             WHERE br.name = ? AND mb.created_at >= ? AND mb.created_at < ? AND m.label = 'negative' \
+             LIMIT 20000",
+        )
+        .bind(brand)
+        .bind(format_time(&from))
+        .bind(format_time(&to))
+        .fetch_all(&self.reader)
+        .await?;
+        let posts: Vec<(Option<String>, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(crate::detect::burst_profile(
+            posts.iter().map(|(a, t)| (a.as_deref(), t.as_str())),
+        ))
+    }
+
+    /// Whether a mention of `brand` published before `created_before` was stored after
+    /// `ingested_after`: a late arrival the detector's state has not seen.
+    pub async fn late_arrival(
+        &self,
+        brand: &str,
+        ingested_after: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM mentions m JOIN mention_brands mb ON mb.mention_id = m.id \
+             JOIN brands br ON br.id = mb.brand_id \
+             WHERE m.ingested_at > ? AND br.name = ? AND mb.created_at < ? LIMIT 1",
+        )
+        .bind(format_time(&ingested_after))
+        .bind(brand)
+        .bind(format_time(&created_before))
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Negative and total mentions of `brand` per bucket of `bucket` seconds, for buckets
     /// starting in [from, to). Buckets without mentions are absent.
     pub async fn bucket_counts(

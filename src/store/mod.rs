@@ -286,8 +286,17 @@ impl Store {
     /// Stores a batch in one transaction. A post already stored is not stored again, but is
     /// linked to any brand it was not yet linked to (e.g. a brand added to the config).
     pub async fn insert_batch(&self, batch: &[ScoredMention]) -> Result<InsertOutcome, StoreError> {
+        self.insert_batch_at(batch, Utc::now()).await
+    }
+
+    /// As [`Store::insert_batch`], stored as of `now` (the daemon's clock).
+    pub async fn insert_batch_at(
+        &self,
+        batch: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let outcome = self.insert_in(&mut tx, batch, Utc::now()).await;
+        let outcome = self.insert_in(&mut tx, batch, now).await;
         let committed = match outcome {
             Ok(outcome) => tx.commit().await.map(|_| outcome).map_err(StoreError::from),
             Err(e) => Err(e),
