@@ -2,13 +2,12 @@
 //!
 //! 1. NAB realTweets with the shipped defaults and a fixed threshold (`is_alert`), scored by
 //!    `../shared/tools/nab_score.py` (standard, low-FP and low-FN profiles).
-//! 2. Synthetic incident streams replayed through `backtest` (matching, scoring, alert rules):
-//!    detection delay, missed incidents, false alerts per 30 days, alerts during launches.
+//! 2. The cost of one alert evaluation on a large store, rebuilding and incremental, and of a
+//!    daily digest. (Generated incident streams: `cargo bench --bench detection`.)
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
-use mentiond::alerts::backtest;
 use mentiond::config::Config;
 use mentiond::detect::{DetectorParams, detect_csv};
 use mentiond::mention::Mention;
@@ -67,270 +66,16 @@ fn nab() {
     println!();
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn f(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn poisson(&mut self, mean: f64) -> u64 {
-        let l = (-mean).exp();
-        let (mut k, mut p) = (0, 1.0);
-        loop {
-            p *= self.f();
-            if p <= l {
-                return k;
-            }
-            k += 1;
-        }
-    }
-}
-
-const NEUTRAL: &[&str] = &[
-    "Acme store opens at nine",
-    "picked up my Acme order",
-    "Acme has a new location",
-    "is Acme open today",
-];
-const POSITIVE: &[&str] = &[
-    "I love the new Acme blend, wonderful",
-    "Acme support was great",
-    "Acme coffee is excellent",
-];
-const NEGATIVE: &[&str] = &[
-    "Acme app is broken again, terrible",
-    "worst experience with Acme, awful support",
-    "Acme charged me twice, a disgrace",
-];
-
-struct Scenario {
-    name: &'static str,
-    per_hour: f64,
-    /// (day, hour, duration in hours, extra negative mentions per hour)
-    incidents: Vec<(i64, i64, i64, f64)>,
-    /// (day, hour, duration in hours, volume multiplied by, mostly positive)
-    launches: Vec<(i64, i64, i64, f64)>,
-}
-
-struct Outcome {
-    detected: usize,
-    missed: usize,
-    delays_min: Vec<i64>,
-    false_alerts: usize,
-    launch_alerts: usize,
-    days: f64,
-}
-
-fn run(s: &Scenario, seed: u64, pipeline: &Pipeline, config: &Config) -> Outcome {
-    let days = 28;
-    let start: DateTime<Utc> = "2026-01-05T00:00:00Z".parse().unwrap();
-    let mut rng = Rng(seed * 7919 + 17);
-    let mut mentions = Vec::new();
-    let mut seq = 0u64;
-    let mut t = start;
-    let end = start + Duration::days(days);
-    let in_span = |t: DateTime<Utc>, spans: &[(i64, i64, i64, f64)]| -> Option<f64> {
-        spans
-            .iter()
-            .find(|(d, h, dur, _)| {
-                let a = start + Duration::days(*d) + Duration::hours(*h);
-                t >= a && t < a + Duration::hours(*dur)
-            })
-            .map(|x| x.3)
-    };
-    while t < end {
-        let hour = t.format("%H").to_string().parse::<f64>().unwrap();
-        let weekday = t.format("%u").to_string().parse::<u32>().unwrap();
-        let shape = (1.0 + 0.7 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin())
-            * if weekday >= 6 { 0.7 } else { 1.0 };
-        let base = s.per_hour / 12.0 * shape;
-        let extra = in_span(t, &s.incidents).unwrap_or(0.0);
-        let vol_k = in_span(t, &s.launches).unwrap_or(1.0);
-        let counts = [
-            (
-                NEUTRAL,
-                rng.poisson(base * 0.6 * if vol_k > 1.0 { 1.5 } else { 1.0 }),
-            ),
-            (POSITIVE, rng.poisson(base * 0.3 * vol_k)),
-            (NEGATIVE, rng.poisson(base * 0.1 + extra / 12.0)),
-        ];
-        for (texts, n) in counts {
-            for _ in 0..n {
-                seq += 1;
-                let text = texts[(rng.f() * texts.len() as f64) as usize % texts.len()];
-                let m = Mention {
-                    source: "x".into(),
-                    external_id: seq.to_string(),
-                    text: text.into(),
-                    created_at: t + Duration::seconds((rng.f() * 300.0) as i64),
-                    url: None,
-                    author: None,
-                    author_followers: Some((rng.f() * 1000.0) as u64),
-                    lang: Some("en".into()),
-                    reply_to: None,
-                    engagement: Default::default(),
-                };
-                if let Processed::Matched(sm) = pipeline.process(m) {
-                    mentions.push(*sm);
-                }
-            }
-        }
-        t += Duration::minutes(5);
-    }
-    let alerts = backtest(config, &mentions);
-    let mut out = Outcome {
-        detected: 0,
-        missed: 0,
-        delays_min: Vec::new(),
-        false_alerts: 0,
-        launch_alerts: 0,
-        days: days as f64 - 1.0,
-    };
-    let fired: Vec<DateTime<Utc>> = alerts.iter().map(|a| a.fired_at.parse().unwrap()).collect();
-    for (d, h, dur, _) in &s.incidents {
-        let a = start + Duration::days(*d) + Duration::hours(*h);
-        match fired
-            .iter()
-            .find(|f| **f >= a && **f <= a + Duration::hours(*dur))
-        {
-            Some(f) => {
-                out.detected += 1;
-                out.delays_min.push((*f - a).num_minutes());
-            }
-            None => out.missed += 1,
-        }
-    }
-    for f in &fired {
-        let in_incident = s.incidents.iter().any(|(d, h, dur, _)| {
-            let a = start + Duration::days(*d) + Duration::hours(*h);
-            *f >= a && *f <= a + Duration::hours(*dur + 3)
-        });
-        let in_launch = s.launches.iter().any(|(d, h, dur, _)| {
-            let a = start + Duration::days(*d) + Duration::hours(*h);
-            *f >= a && *f <= a + Duration::hours(*dur + 3)
-        });
-        if in_launch && !in_incident {
-            out.launch_alerts += 1;
-        } else if !in_incident {
-            out.false_alerts += 1;
-        }
-    }
-    out
-}
-
-fn synthetic() {
-    println!("## Synthetic incident streams (mentiond backtest, default rules)");
-    println!();
-    let config = Config::parse(
-        std::path::Path::new("/tmp/bench.toml"),
-        "[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n",
-    )
-    .unwrap();
-    let pipeline = Pipeline::new(&config.brands, std::sync::Arc::new(Scorer::new()));
-    let scenarios = vec![
-        Scenario {
-            name: "quiet brand (2/h), no incident",
-            per_hour: 2.0,
-            incidents: vec![],
-            launches: vec![],
-        },
-        Scenario {
-            name: "busy brand (60/h), no incident",
-            per_hour: 60.0,
-            incidents: vec![],
-            launches: vec![],
-        },
-        Scenario {
-            name: "quiet brand (4/h), storms of +10 complaints/h for 2 h",
-            per_hour: 4.0,
-            incidents: vec![(10, 10, 2, 10.0), (17, 15, 2, 10.0), (24, 20, 2, 10.0)],
-            launches: vec![],
-        },
-        Scenario {
-            name: "24/h, storms of +20 complaints/h for 1 h",
-            per_hour: 24.0,
-            incidents: vec![(10, 10, 1, 20.0), (17, 15, 1, 20.0), (24, 20, 1, 20.0)],
-            launches: vec![],
-        },
-        Scenario {
-            name: "24/h, small storms of +8 complaints/h for 2 h",
-            per_hour: 24.0,
-            incidents: vec![(10, 10, 2, 8.0), (17, 15, 2, 8.0), (24, 20, 2, 8.0)],
-            launches: vec![],
-        },
-        Scenario {
-            name: "24/h, slow burn of +5 complaints/h for 6 h",
-            per_hour: 24.0,
-            incidents: vec![(12, 9, 6, 5.0), (22, 9, 6, 5.0)],
-            launches: vec![],
-        },
-        Scenario {
-            name: "60/h, storm of +40 complaints/h for 1 h",
-            per_hour: 60.0,
-            incidents: vec![(14, 12, 1, 40.0), (21, 18, 1, 40.0)],
-            launches: vec![],
-        },
-        Scenario {
-            name: "24/h, launches (volume x4, positive) and a storm of +20/h",
-            per_hour: 24.0,
-            incidents: vec![(20, 11, 1, 20.0)],
-            launches: vec![(9, 14, 4, 4.0), (15, 14, 4, 4.0)],
-        },
-    ];
-    println!(
-        "| scenario (28 days, 5 seeds each) | incidents detected | median delay | max delay | false alerts / 30 days | alerts during launches |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for s in &scenarios {
-        let (mut det, mut miss, mut delays, mut fa, mut la, mut days) =
-            (0, 0, Vec::new(), 0, 0, 0.0);
-        for seed in 1..=5 {
-            let o = run(s, seed, &pipeline, &config);
-            det += o.detected;
-            miss += o.missed;
-            delays.extend(o.delays_min);
-            fa += o.false_alerts;
-            la += o.launch_alerts;
-            days += o.days;
-        }
-        delays.sort();
-        let med = delays
-            .get(delays.len() / 2)
-            .map(|d| format!("{d} min"))
-            .unwrap_or("-".into());
-        let max = delays
-            .last()
-            .map(|d| format!("{d} min"))
-            .unwrap_or("-".into());
-        let total = det + miss;
-        println!(
-            "| {} | {} | {med} | {max} | {:.2} | {la} |",
-            s.name,
-            if total == 0 {
-                "-".to_string()
-            } else {
-                format!("{det}/{total}")
-            },
-            fa as f64 / days * 30.0
-        );
-    }
-    println!();
-}
-
-/// How long one alert evaluation (the evaluator replays 28 days per brand) and one daily
-/// digest take on a store of `n` mentions of one brand spread over 28 days.
+/// How long one alert evaluation takes on a store of `n` mentions of one brand spread over 28
+/// days: the first (which rebuilds the brand's state from four weeks, as every evaluation did
+/// before issue 13) and the following ones a minute apart (incremental); and one daily digest.
 fn evaluation_cost() {
     println!("## Evaluation cost on a large store");
     println!();
     println!(
-        "| mentions (one brand, 28 days) | store size | alert evaluation | daily digest (report + render) |"
+        "| mentions (one brand, 28 days) | store size | evaluation, rebuilding from 28 days | evaluation, incremental (median of 10, a minute apart) | ratio | daily digest (report + render) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     let rt = tokio::runtime::Runtime::new().unwrap();
     for n in [100_000usize, 500_000] {
         let dir = tempfile::tempdir().unwrap();
@@ -348,7 +93,7 @@ fn evaluation_cost() {
             "Acme delivery was late again, awful",
             "is Acme open on Sundays",
         ];
-        let (cost, digest) = rt.block_on(async {
+        let (rebuild, cost, digest) = rt.block_on(async {
             let store = std::sync::Arc::new(
                 mentiond::store::Store::open(&config.storage.database)
                     .await
@@ -374,21 +119,30 @@ fn evaluation_cost() {
                     batch.push(*s);
                 }
                 if batch.len() == 5000 {
-                    store.insert_batch(&batch).await.unwrap();
+                    store.insert_batch_at(&batch, end).await.unwrap();
                     batch.clear();
                 }
             }
-            store.insert_batch(&batch).await.unwrap();
-            let clock = std::sync::Arc::new(mentiond::clock::ManualClock::new(end));
+            store.insert_batch_at(&batch, end).await.unwrap();
+            let clock = std::sync::Arc::new(mentiond::clock::ManualClock::new(
+                end + Duration::minutes(2),
+            ));
             let evaluator =
                 mentiond::alerts::Evaluator::new(store.clone(), config.clone(), clock.clone());
-            evaluator.evaluate_once().await.unwrap();
-            let runs = 3;
             let t0 = std::time::Instant::now();
-            for _ in 0..runs {
-                evaluator.evaluate_once().await.unwrap();
+            let first = evaluator.evaluate_once().await.unwrap();
+            let rebuild = t0.elapsed();
+            assert_eq!(first.rebuilt, vec!["Acme".to_string()]);
+            let mut times = Vec::new();
+            for _ in 0..10 {
+                clock.advance(Duration::minutes(1));
+                let t0 = std::time::Instant::now();
+                let e = evaluator.evaluate_once().await.unwrap();
+                times.push(t0.elapsed());
+                assert!(e.rebuilt.is_empty(), "incremental");
             }
-            let cost = t0.elapsed() / runs;
+            times.sort();
+            let cost = times[times.len() / 2];
             let runner = mentiond::digest::DigestRunner::new(store.clone(), config.clone(), clock);
             let t0 = std::time::Instant::now();
             let report = runner.report(&config.digests[0], end).await.unwrap();
@@ -400,15 +154,17 @@ fn evaluation_cost() {
                 report.mentions()
             );
             store.close().await;
-            (cost, digest)
+            (rebuild, cost, digest)
         });
         let size = std::fs::metadata(dir.path().join("m.db"))
             .map(|m| m.len())
             .unwrap_or(0);
         println!(
-            "| {n} | {:.0} MB | {:.0} ms | {:.0} ms |",
+            "| {n} | {:.0} MB | {:.0} ms | {:.1} ms | {:.0}x | {:.0} ms |",
             size as f64 / 1e6,
+            rebuild.as_secs_f64() * 1000.0,
             cost.as_secs_f64() * 1000.0,
+            rebuild.as_secs_f64() / cost.as_secs_f64().max(1e-9),
             digest.as_secs_f64() * 1000.0
         );
     }
@@ -420,7 +176,6 @@ fn main() {
         Ok("evaluation") => evaluation_cost(),
         _ => {
             nab();
-            synthetic();
             evaluation_cost();
         }
     }

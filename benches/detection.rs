@@ -160,7 +160,7 @@ fn run(scenario: &Scenario, seeds: u64, family: impl Fn(&Event, f64) -> String, 
                 used[i] = true;
             }
             let delay = hit.map(|(_, (_, t))| t - a);
-            if std::env::var("DBG_MISSES").is_ok() && delay.is_none() && *ex >= 8.0 {
+            if std::env::var("MENTIOND_BENCH_MISSES").is_ok() && delay.is_none() && *ex >= 8.0 {
                 eprintln!(
                     "missed {:?} excess {:.1} day {:.2}",
                     e,
@@ -228,6 +228,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    if std::env::var("MENTIOND_BENCH_ONLY").as_deref() == Ok("held-out") {
+        held_out_like(seeds);
+        return;
+    }
     let size_of = |e: &Event| SIZES[e.brand().unwrap_or(0)] as u32;
     println!(
         "Streams: 28 days, brands of {SIZES:?} negative mentions a day, {seeds} seeds per family."

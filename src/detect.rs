@@ -537,6 +537,10 @@ impl Policy {
         Policy {
             alpha: 1e-4,
             peak_gamma: Some(0.5),
+            // Without texts or authors a second incident cannot be told from the tail of the
+            // first: an episode ends after six calm hours, and the next alert waits a day.
+            end_buckets: 72,
+            cooldown_buckets: 288,
             ..Policy::default()
         }
     }

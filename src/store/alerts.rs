@@ -209,9 +209,11 @@ impl Store {
         created_before: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(
-            "SELECT 1 FROM mentions m JOIN mention_brands mb ON mb.mention_id = m.id \
-             JOIN brands br ON br.id = mb.brand_id \
-             WHERE m.ingested_at > ? AND br.name = ? AND mb.created_at < ? LIMIT 1",
+            // From the few mentions stored since, never from the brand's whole history: as a
+            // join the planner would rather walk the brand's mentions.
+            "SELECT 1 FROM mentions m WHERE m.ingested_at > ?1 AND EXISTS ( \
+             SELECT 1 FROM mention_brands mb WHERE mb.mention_id = m.id AND mb.created_at < ?3 \
+             AND mb.brand_id = (SELECT id FROM brands WHERE name = ?2)) LIMIT 1",
         )
         .bind(format_time(&ingested_after))
         .bind(brand)
