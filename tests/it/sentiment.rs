@@ -380,6 +380,10 @@ fn customer_voice_reads_complaints_as_customers_mean_them() {
                     "negative",
                 ),
                 ("still waiting for my refund from March, thanks", "negative"),
+                // Thanks after a problem put right close a good story, and "never refunded"
+                // is still a complaint.
+                ("Zentel refunded me within a day, thank you", "positive"),
+                ("charged twice and never refunded, thanks", "negative"),
             ],
         ),
         (

@@ -319,8 +319,10 @@ impl Override {
         }
     }
 
-    /// The rule that turns a positive label negative, if any.
-    pub fn find(counts: &[u8; Cue::COUNT]) -> Option<Override> {
+    /// The rule that turns a positive label negative, if any. `resolved`: the post says the
+    /// problem was put right ("refunded", "replaced", "fixed"): thanks then close a story that
+    /// ended well, and only irony overrides the model.
+    pub fn find(counts: &[u8; Cue::COUNT], resolved: bool) -> Option<Override> {
         let n = |c: Cue| u32::from(counts[c as usize]);
         let failures: u32 = ALL_CUES
             .iter()
@@ -335,12 +337,51 @@ impl Override {
             None
         } else if n(Cue::Sarcasm) > 0 {
             Some(Override::SarcasmAfterFailure)
-        } else if n(Cue::ThanksAtEnd) > 0 {
+        } else if n(Cue::ThanksAtEnd) > 0 && !resolved {
             Some(Override::PoliteComplaint)
         } else {
             None
         }
     }
+}
+
+/// Words that say a customer's problem was put right, in English and Italian.
+const RESOLVED: &[&str] = &[
+    "refunded",
+    "replaced",
+    "fixed",
+    "resolved",
+    "repaired",
+    "restored",
+    "credited",
+    "reimbursed",
+    "sorted",
+    "rimborsato",
+    "rimborsata",
+    "rimborsati",
+    "sostituito",
+    "sostituita",
+    "sostituiti",
+    "riparato",
+    "riparata",
+    "risolto",
+    "risolta",
+    "ripristinato",
+    "ripristinata",
+    "accreditato",
+];
+
+/// Whether a post says its problem was put right (and not that it was not: "never refunded",
+/// "non risolto"), by its words.
+pub fn says_resolved(toks: &super::tokens::Tokens) -> bool {
+    let negators = [
+        "not", "never", "no", "isn't", "wasn't", "hasn't", "haven't", "still", "yet", "non", "mai",
+        "ancora",
+    ];
+    (0..toks.len()).any(|i| {
+        RESOLVED.contains(&toks.text(i))
+            && !(i.saturating_sub(2)..i).any(|j| negators.contains(&toks.text(j)))
+    })
 }
 
 /// Emits every feature of one text.

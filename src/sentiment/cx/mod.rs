@@ -176,11 +176,10 @@ impl CustomerVoice {
     fn rule(&self, lang: Lang) -> Option<features::Override> {
         SCRATCH.with(|s| {
             let s = &*s.borrow();
-            features::Override::find(&features::cue_counts(
-                self.lexicon(lang),
-                &s.toks,
-                &s.matches,
-            ))
+            features::Override::find(
+                &features::cue_counts(self.lexicon(lang), &s.toks, &s.matches),
+                features::says_resolved(&s.toks),
+            )
         })
     }
 
