@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use crate::pipeline::{Pipeline, ingest_jsonl};
 use crate::sentiment::{LanguageDetector, Scorer};
 use crate::store::{LabelFilter, MentionQuery, MentionRow, Store};
+use crate::text::terminal_safe;
 
 /// Exit status for an invalid configuration file.
 pub const EXIT_CONFIG: u8 = 2;
@@ -156,8 +157,8 @@ pub struct QueryArgs {
     /// `OR` between two terms.
     #[arg(long, allow_hyphen_values = true)]
     pub search: Option<String>,
-    /// Maximum rows; 0 for all.
-    #[arg(long, default_value_t = 100)]
+    /// Maximum rows (up to 1,000,000,000); 0 for all.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub limit: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -570,15 +571,17 @@ impl<'w, W: Write> RowWriter<'w, W> {
                 Ok(())
             }
             OutputFormat::Csv => {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                // Text that came from posts and platforms is guarded against spreadsheet
+                // formulas; the numbers and times mentiond wrote are not.
+                let opt = |v: &Option<String>| csv_cell(v.as_deref().unwrap_or_default());
                 let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
                 let record = [
-                    row.source.clone(),
-                    row.external_id.clone(),
-                    row.brand.clone(),
+                    csv_cell(&row.source),
+                    csv_cell(&row.external_id),
+                    csv_cell(&row.brand),
                     opt(&row.url),
                     opt(&row.author),
-                    row.text.clone(),
+                    csv_cell(&row.text),
                     opt(&row.lang),
                     row.created_at.clone(),
                     num(row.compound),
@@ -613,12 +616,12 @@ impl<'w, W: Write> RowWriter<'w, W> {
                     self.out,
                     "{:<17} {:<10} {:<14} {:<8} {:>7}  {:<18} {}",
                     created,
-                    clip(&row.source, 10),
-                    clip(&row.brand, 14),
+                    clip(&terminal_safe(&row.source), 10),
+                    clip(&terminal_safe(&row.brand), 14),
                     row.label.as_deref().unwrap_or("unscored"),
                     score,
-                    clip(row.author.as_deref().unwrap_or("-"), 18),
-                    clip(&row.text, 80)
+                    clip(&terminal_safe(row.author.as_deref().unwrap_or("-")), 18),
+                    clip(&terminal_safe(&row.text), 80)
                 )
             }
         }
@@ -640,6 +643,16 @@ fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> io::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(fields)?;
     w.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// A CSV cell that a spreadsheet will not run: text starting with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return gets a leading `'` (OWASP's advice for CSV injection), which spreadsheets
+/// show as text and which a reader of the file can strip.
+fn csv_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
 }
 
 /// Shortens to at most `max` characters, marking the cut with an ellipsis.

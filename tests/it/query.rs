@@ -250,3 +250,69 @@ fn table_output_is_readable() {
         "{text}"
     );
 }
+
+/// A workspace holding one post whose author and text are hostile to spreadsheets and terminals.
+fn hostile() -> Workspace {
+    let ws = Workspace::new(CONFIG);
+    let line = serde_json::json!({
+        "source": "mastodon", "external_id": "h1",
+        "text": "-1 for Acme \u{1b}]0;pwned\u{7} and \u{202e}txt.exe",
+        "created_at": "2026-03-01T08:00:00Z", "lang": "en",
+        "author": "=HYPERLINK(\"http://evil.example\",\"x\")",
+    })
+    .to_string();
+    let input = ws.write("in.jsonl", &line);
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ws
+}
+
+#[test]
+fn csv_cells_that_a_spreadsheet_would_run_are_quoted_as_text() {
+    let ws = hostile();
+    let out = ws.run(&["query", "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        &records[0][col("author")],
+        "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    );
+    assert!(records[0][col("text")].starts_with("'-1 for Acme"));
+    // Numbers mentiond computed are left as numbers (a negative score stays "-0.…").
+    assert!(!records[0][col("compound")].starts_with('\''));
+    assert!(!records[0][col("created_at")].starts_with('\''));
+}
+
+#[test]
+fn table_output_keeps_control_and_bidi_characters_off_the_terminal() {
+    let ws = hostile();
+    let out = ws.run(&["query"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("=HYPERLINK"), "{text}");
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || mentiond::text::is_bidi_control(c)),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn an_impossible_limit_is_refused_not_silently_empty() {
+    let ws = seeded();
+    let out = ws.run(&["query", "--limit", "18446744073709551615"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--limit"), "{}", stderr(&out));
+    let out = ws.run(&["query", "--limit", "0", "--format", "ndjson"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        7,
+        "one row per (mention, brand)"
+    );
+}
