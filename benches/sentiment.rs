@@ -85,45 +85,6 @@ fn tsv(p: PathBuf) -> Vec<(String, Label)> {
         .collect()
 }
 
-/// Macro-F1 and per-class (precision, recall), classes in the order negative, neutral, positive.
-fn scores(gold: &[Label], pred: &[Label]) -> (f64, [(f64, f64); 3]) {
-    let mut per = [(0.0, 0.0); 3];
-    let mut f1 = 0.0;
-    for (k, c) in [Label::Negative, Label::Neutral, Label::Positive]
-        .iter()
-        .enumerate()
-    {
-        let tp = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g == c && *p == c)
-            .count() as f64;
-        let fp = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g != c && *p == c)
-            .count() as f64;
-        let fneg = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g == c && *p != c)
-            .count() as f64;
-        let prec = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-        let rec = if tp + fneg > 0.0 {
-            tp / (tp + fneg)
-        } else {
-            0.0
-        };
-        per[k] = (prec, rec);
-        f1 += if prec + rec > 0.0 {
-            2.0 * prec * rec / (prec + rec)
-        } else {
-            0.0
-        };
-    }
-    (f1 / 3.0, per)
-}
-
 fn labelled_sets(scorers: &[(&str, &Scorer)]) {
     let mut sets = vec![
         Set {
@@ -179,7 +140,7 @@ fn labelled_sets(scorers: &[(&str, &Scorer)]) {
                         .map_or(Label::Neutral, |s| s.label)
                 })
                 .collect();
-            let (f1, per) = scores(&gold, &pred);
+            let (f1, per) = mentiond::sentiment::eval::macro_f1(&gold, &pred);
             println!(
                 "| {} | {} | {name} | **{f1:.3}** | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
                 set.name,

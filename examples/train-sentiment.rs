@@ -144,39 +144,6 @@ impl Sink for Collect<'_> {
     }
 }
 
-fn macro_f1(gold: &[Label], pred: &[Label]) -> (f64, [(f64, f64, f64); 3]) {
-    let mut per = [(0.0, 0.0, 0.0); 3];
-    for (k, c) in [Label::Negative, Label::Neutral, Label::Positive]
-        .iter()
-        .enumerate()
-    {
-        let tp = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g == c && *p == c)
-            .count() as f64;
-        let fp = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g != c && *p == c)
-            .count() as f64;
-        let fn_ = gold
-            .iter()
-            .zip(pred)
-            .filter(|(g, p)| *g == c && *p != c)
-            .count() as f64;
-        let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-        let r = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
-        let f = if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        };
-        per[k] = (p, r, f);
-    }
-    ((per[0].2 + per[1].2 + per[2].2) / 3.0, per)
-}
-
 fn report(name: &str, scorer: &Scorer, data: &[(String, Label)], lang: &str) {
     let gold: Vec<Label> = data.iter().map(|(_, l)| *l).collect();
     let pred: Vec<Label> = data
@@ -188,7 +155,7 @@ fn report(name: &str, scorer: &Scorer, data: &[(String, Label)], lang: &str) {
                 .label
         })
         .collect();
-    let (m, per) = macro_f1(&gold, &pred);
+    let (m, per) = mentiond::sentiment::eval::macro_f1(&gold, &pred);
     println!(
         "{name:<22} n={:<6} macro-F1 {m:.3}  neg P {:.2} R {:.2}  neu P {:.2} R {:.2}  pos P {:.2} R {:.2}",
         data.len(),

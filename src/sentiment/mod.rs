@@ -14,6 +14,7 @@ pub mod cx;
 pub mod emoji;
 pub mod engine;
 pub mod english;
+pub mod eval;
 pub mod italian;
 pub mod lang;
 
