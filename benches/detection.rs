@@ -8,7 +8,7 @@
 //! decision as the daemon) with the default rule, using the labels the generator meant, so the
 //! figures measure the detector, not the sentiment engine.
 //!
-//! `MENTIOND_BENCH_SEEDS=N` changes the number of seeds per family (default 3).
+//! `MENTIOND_BENCH_SEEDS=N` changes the number of seeds per family (default 6).
 
 use std::collections::BTreeMap;
 
@@ -73,7 +73,17 @@ type Family = (&'static str, Box<dyn Fn(u64) -> Vec<Event>>);
 
 /// The alerts of a stream and its incidents.
 fn alerts(stream_scenario: &Scenario, seed: u64) -> (Fired, Excess) {
-    let stream = generate(stream_scenario, seed);
+    // Each family and seed gets its own noise.
+    let family = stream_scenario
+        .name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+    let stream = generate(
+        stream_scenario,
+        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ family,
+    );
     let cfg = config();
     let fired: Vec<BacktestAlert> = backtest(&cfg, &stream.scored());
     let out = fired
@@ -86,6 +96,20 @@ fn alerts(stream_scenario: &Scenario, seed: u64) -> (Fired, Excess) {
             (brand, t)
         })
         .collect();
+    if std::env::var("MENTIOND_BENCH_FALSE").is_ok() {
+        for a in &fired {
+            eprintln!(
+                "alert {} {} {}..{} obs {} exp {:.1} p {:.2e}",
+                a.brand,
+                a.fired_at,
+                a.window_start,
+                a.window_end,
+                a.observed,
+                a.expected,
+                a.p_value
+            );
+        }
+    }
     (out, stream.excess)
 }
 
@@ -145,8 +169,10 @@ fn excess_bin(x: f64) -> u32 {
     }
 }
 
-fn run(scenario: &Scenario, seeds: u64, family: impl Fn(&Event, f64) -> String, out: &mut Outcome) {
-    for seed in 1..=seeds {
+/// Replays `scenario` with the noise of `seed` (each seed of a family has its own noise as
+/// well as its own events).
+fn run(scenario: &Scenario, seed: u64, family: impl Fn(&Event, f64) -> String, out: &mut Outcome) {
+    {
         let (fired, excess) = alerts(scenario, seed);
         let mut used = vec![false; fired.len()];
         for (e, ex) in &excess {
@@ -181,8 +207,27 @@ fn run(scenario: &Scenario, seeds: u64, family: impl Fn(&Event, f64) -> String, 
             let brand = e.brand().unwrap_or(0);
             for (i, (br, t)) in fired.iter().enumerate() {
                 if *br == brand && *t >= a && *t <= b + 3600 && !used[i] {
+                    if std::env::var("MENTIOND_BENCH_FALSE").is_ok() {
+                        eprintln!(
+                            "benign {} brand {br} start {} fired {}",
+                            scenario.name,
+                            chrono::DateTime::from_timestamp(a, 0).unwrap_or_default(),
+                            chrono::DateTime::from_timestamp(*t, 0).unwrap_or_default()
+                        );
+                    }
                     used[i] = true;
                     out.during_benign += 1;
+                }
+            }
+        }
+        if std::env::var("MENTIOND_BENCH_FALSE").is_ok() {
+            for (i, (br, t)) in fired.iter().enumerate() {
+                if !used[i] {
+                    eprintln!(
+                        "false {} brand {br} day {:.2}",
+                        scenario.name,
+                        (t - START) as f64 / 86_400.0
+                    );
                 }
             }
         }
@@ -227,7 +272,7 @@ fn main() {
     let seeds: u64 = std::env::var("MENTIOND_BENCH_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(6);
     if std::env::var("MENTIOND_BENCH_ONLY").as_deref() == Ok("held-out") {
         held_out_like(seeds);
         return;
@@ -248,7 +293,7 @@ fn main() {
         let mut one = Outcome::default();
         run(
             &s,
-            1,
+            seed,
             |e, _| match e {
                 Event::Wave {
                     factor, minutes, ..
@@ -403,7 +448,7 @@ fn main() {
         let mut out = Outcome::default();
         for seed in 1..=seeds {
             let s = base(name, events(seed));
-            run(&s, 1, |_, _| "incident".into(), &mut out);
+            run(&s, seed, |_, _| "incident".into(), &mut out);
         }
         let t = out.by_family.entry("incident".into()).or_default();
         let (recall, delay) = (t.recall(), t.median_delay());
@@ -470,7 +515,7 @@ fn examples(seeds: u64) {
         let mut out = Outcome::default();
         run(
             &s,
-            1,
+            seed,
             |e, _| format!("{}", e.brand().unwrap_or(0)),
             &mut out,
         );
@@ -557,7 +602,7 @@ fn held_out_like(seeds: u64) {
         let mut out = Outcome::default();
         run(
             &s,
-            1,
+            seed,
             |e, _| format!("{}", e.brand().unwrap_or(0)),
             &mut out,
         );

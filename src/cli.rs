@@ -1066,7 +1066,7 @@ async fn rescore(config_path: &Path, since: Option<DateTime<Utc>>, batch: usize)
 fn detect(input: &str) -> Result<u8> {
     let stdout = io::stdout();
     let out = io::BufWriter::new(stdout.lock());
-    let params = crate::detect::DetectorParams::default();
+    let params = crate::detect::DetectorParams::for_counts_only();
     let rows = if input == "-" {
         crate::detect::detect_csv(io::stdin().lock(), out, params)
     } else {

@@ -29,20 +29,21 @@ impl Lang {
 /// How easily an alert fires: the p-value floor of the detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sensitivity {
-    /// p < 1e-5: only unmistakable spikes.
+    /// p < 4e-5: only unmistakable waves, fewer false alerts.
     Low,
-    /// p < 1e-4 (the default, measured on NAB).
+    /// p < 1.5e-4 (the default): under one false alert per brand-month on the generated
+    /// streams (BENCHMARKS.md, "Spike detection").
     Normal,
-    /// p < 1e-3: earlier, more alerts.
+    /// p < 6e-4: earlier and smaller waves, more false alerts.
     High,
 }
 
 impl Sensitivity {
     pub fn alpha(self) -> f64 {
         match self {
-            Sensitivity::Low => 1e-4,
-            Sensitivity::Normal => 5e-4,
-            Sensitivity::High => 2e-3,
+            Sensitivity::Low => 4e-5,
+            Sensitivity::Normal => 1.5e-4,
+            Sensitivity::High => 6e-4,
         }
     }
 }
