@@ -404,16 +404,22 @@ async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// For commands that only read (query, status): an existing database is opened read-only, so
-/// analysts need no write access and never take the writer's lock; a missing one is created.
-async fn open_store_for_reading(config: &Config) -> Result<Store> {
+/// For commands that only read (query, status): the database is opened read-only, so analysts
+/// need no write access and never take the writer's lock. A missing database is an error, not
+/// an empty one: a mistyped path must not print zero rows and leave a new file behind.
+async fn open_store_for_reading(config: &Config, config_path: &Path) -> Result<Store> {
     let crate::config::DatabaseLocation::Sqlite(path) = &config.storage.database;
-    if path.exists() {
-        return Store::open_read_only(path)
-            .await
-            .with_context(|| format!("opening storage {} for reading", config.storage.database));
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {} ([storage] database in {}); `mentiond run` or `mentiond ingest` \
+             creates it",
+            path.display(),
+            config_path.display()
+        );
     }
-    open_store(config).await
+    Store::open_read_only(path)
+        .await
+        .with_context(|| format!("opening storage {} for reading", config.storage.database))
 }
 
 async fn open_store(config: &Config) -> Result<Store> {
@@ -468,7 +474,7 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             );
         }
     }
-    let store = open_store_for_reading(&config).await?;
+    let store = open_store_for_reading(&config, config_path).await?;
     let limit = (args.limit > 0).then_some(args.limit);
     let q = MentionQuery {
         brand: args.brand,
@@ -803,7 +809,7 @@ const STALE_AFTER_DAYS: i64 = 7;
 
 async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     let config = load_config(config_path)?;
-    let store = open_store_for_reading(&config).await?;
+    let store = open_store_for_reading(&config, config_path).await?;
     let now = Utc::now();
     let rows = store.source_statuses(now).await?;
     // Configured sources that never ran show up too: silence must never look like health.

@@ -54,6 +54,8 @@ pub enum MentionError {
     Empty { field: &'static str },
     #[error("`lang` must be an ISO 639-1 code such as \"en\" or \"it\", got {0:?}")]
     Lang(String),
+    #[error("{0}")]
+    Time(String),
 }
 
 impl Mention {
@@ -196,6 +198,27 @@ pub struct ScoredMention {
     pub sentiment: Option<Sentiment>,
     /// Identifies the scorer and its data, so scores can be recomputed after a change.
     pub scorer_version: String,
+}
+
+/// Whether a post's `created_at` is plausible: not before 2000 (no platform we read is older,
+/// and year 0 or 1 is a broken export), not more than a day ahead of `now` (clock skew, time
+/// zones; a post dated 9999 would head every listing for ever), not a leap second (`:60`,
+/// which most tools cannot read back).
+pub fn check_created_at(t: &DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    use chrono::{Datelike, Timelike};
+    if t.year() < 2000 {
+        return Err(format!("`created_at` {} is before 2000", format_time(t)));
+    }
+    if *t > now + chrono::Duration::days(1) {
+        return Err(format!(
+            "`created_at` {} is more than a day in the future",
+            format_time(t)
+        ));
+    }
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err("`created_at` is a leap second (:60); write :59".into());
+    }
+    Ok(())
 }
 
 /// Timestamps are written as RFC 3339 UTC with millisecond precision, e.g.

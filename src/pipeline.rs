@@ -7,7 +7,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::config::BrandConfig;
 use crate::matcher::Matcher;
-use crate::mention::{LangOrigin, Mention, ScoredMention};
+use crate::mention::{LangOrigin, Mention, MentionError, ScoredMention};
 use crate::sentiment::{LanguageDetector, Scorer};
 use crate::sources::Item;
 use crate::store::{InsertOutcome, Store, StoreError};
@@ -101,6 +101,45 @@ impl Pipeline {
     }
 }
 
+/// The longest JSONL line `ingest` reads: a post with all its fields is a few kilobytes, so a
+/// megabyte is generous, and an endless line (`--input /dev/zero`) cannot exhaust memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads one line (up to and including `\n`) into `buf`, keeping at most `cap` bytes: a longer
+/// line is consumed to its end but not kept. Returns the bytes consumed and whether the line
+/// was too long.
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
+    let (mut total, mut overlong) = (0usize, false);
+    loop {
+        let available = input.fill_buf().await?;
+        if available.is_empty() {
+            return Ok((total, overlong));
+        }
+        let (len, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !overlong {
+            if buf.len() + len > cap {
+                overlong = true;
+                buf.clear();
+                buf.shrink_to_fit();
+            } else {
+                buf.extend_from_slice(&available[..len]);
+            }
+        }
+        input.consume(len);
+        total += len;
+        if done {
+            return Ok((total, overlong));
+        }
+    }
+}
+
 /// Totals printed by `mentiond ingest`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct IngestReport {
@@ -128,7 +167,8 @@ pub const INGEST_BATCH: usize = 500;
 
 /// Reads JSONL mentions, runs them through the pipeline and stores them in batches. A
 /// malformed line is handed to `on_reject` with its 1-based line number and skipped; the rest
-/// is kept.
+/// is kept. Lines longer than [`MAX_LINE_BYTES`] are skipped without being held in memory,
+/// and mentions dated before 2000 or more than a day ahead of `now` are refused.
 pub async fn ingest_jsonl<R, F>(
     pipeline: &Pipeline,
     store: &Store,
@@ -145,14 +185,22 @@ where
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let n = input
-            .read_until(b'\n', &mut buf)
+        let (n, overlong) = read_line_capped(&mut input, &mut buf, MAX_LINE_BYTES)
             .await
             .map_err(IngestError::Read)?;
         if n == 0 {
             break;
         }
         line_no += 1;
+        if overlong {
+            report.read += 1;
+            report.rejected += 1;
+            on_reject(
+                line_no,
+                &format!("line longer than {MAX_LINE_BYTES} bytes ({n} bytes), skipped"),
+            );
+            continue;
+        }
         let line = match std::str::from_utf8(&buf) {
             Ok(l) => l
                 .trim_end_matches(['\n', '\r'])
@@ -168,7 +216,11 @@ where
             continue;
         }
         report.read += 1;
-        let mention = match Mention::from_json_line(line) {
+        let mention = match Mention::from_json_line(line).and_then(|m| {
+            crate::mention::check_created_at(&m.created_at, chrono::Utc::now())
+                .map(|()| m)
+                .map_err(MentionError::Time)
+        }) {
             Ok(m) => m,
             Err(e) => {
                 report.rejected += 1;

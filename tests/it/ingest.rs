@@ -245,3 +245,44 @@ async fn a_brand_added_later_is_linked_to_posts_already_stored() {
         ["1"].into_iter().map(String::from).collect()
     );
 }
+
+#[tokio::test]
+async fn impossible_dates_and_endless_lines_are_refused_and_the_rest_is_kept() {
+    let ws = Workspace::example();
+    let t = "2026-03-01T10:00:00Z";
+    let huge = format!(
+        r#"{{"source":"x","external_id":"big","text":"acme {}","created_at":"{t}"}}"#,
+        "a".repeat(mentiond::pipeline::MAX_LINE_BYTES)
+    );
+    let content = [
+        line("x", "1", "acme one", t),
+        line("x", "2", "acme from the far future", "9999-12-31T23:59:59Z"),
+        line("x", "3", "acme from year zero", "0000-01-01T00:00:00Z"),
+        line("x", "4", "acme on a leap second", "2016-12-31T23:59:60Z"),
+        huge,
+        line("x", "6", "acme six", t),
+    ]
+    .join("\n");
+    let input = ws.write("in.jsonl", &content);
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 6, stored 2, duplicates 0, unmatched 0, rejected 4"
+    );
+    assert!(
+        err.contains("line 2: rejected") && err.contains("future"),
+        "{err}"
+    );
+    assert!(err.contains("line 3: rejected"), "{err}");
+    assert!(
+        err.contains("line 4: rejected") && err.contains("leap second"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5: rejected") && err.contains("longer than"),
+        "{err}"
+    );
+    assert!(!err.contains("aaaaaaaaaa"), "the long line is not echoed");
+}

@@ -316,3 +316,20 @@ fn an_impossible_limit_is_refused_not_silently_empty() {
         "one row per (mention, brand)"
     );
 }
+
+#[test]
+fn reading_commands_refuse_a_missing_database_and_create_nothing() {
+    let config = format!("[storage]\nurl = \"sqlite:typo/mentions.db\"\n{CONFIG}");
+    let ws = Workspace::new(&config);
+    for args in [&["query"][..], &["status"][..]] {
+        let out = ws.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("mentions.db") && err.contains("config.toml"),
+            "{err}"
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+    assert!(!ws.path("typo").exists(), "the folder was created");
+}
