@@ -283,7 +283,12 @@ impl Validator<'_> {
         let mut brands = Vec::with_capacity(raw.brands.len());
         for (i, b) in raw.brands.into_iter().enumerate() {
             let brand = self.brand(i, b)?;
-            if !seen.insert(brand.name.to_lowercase()) {
+            // "Caffè" typed with a combining accent, or in capitals, is the same brand: two
+            // entries would count each post twice.
+            let key: String = unicode_normalization::UnicodeNormalization::nfc(brand.name.as_str())
+                .collect::<String>()
+                .to_lowercase();
+            if !seen.insert(key) {
                 return Err(self.err(
                     p!["brands", i, "name"],
                     format!("brand {:?} is defined twice", brand.name),
@@ -574,6 +579,21 @@ mod tests {
             "{MINIMAL}[[brands]]\nname = \"ACME\"\nkeywords = [\"a\"]\n"
         ));
         assert_eq!((line, key.as_str()), (5, "brands[1].name"));
+    }
+
+    #[test]
+    fn brand_names_differing_only_in_accent_encoding_are_one_brand() {
+        // TOML escapes: a precomposed è, then E followed by a combining grave accent.
+        let config = r#"[[brands]]
+name = "Caff\u00e8 Aurora"
+keywords = ["a"]
+
+[[brands]]
+name = "CAFFE\u0300 AURORA"
+keywords = ["b"]
+"#;
+        let (line, _, key, message) = invalid(config);
+        assert_eq!((line, key.as_str()), (6, "brands[1].name"), "{message}");
     }
 
     #[test]
