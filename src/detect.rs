@@ -403,32 +403,23 @@ impl SeriesModel {
         let mut best_p = 1.0;
         let mut short_p: f64 = 1.0;
         let mut best: Option<(usize, f64, f64, f64, Option<f64>)> = None;
-        // The windows' sums: negatives, their expectation, all mentions, the others.
-        let sums: Vec<Option<[f64; 4]>> = self
-            .p
-            .scales
-            .iter()
-            .map(|&k| {
-                if (self.n as usize) < k {
-                    return None;
-                }
-                let mut w = [0.0; 4];
-                for j in 1..=k {
-                    let idx = (self.pos + self.kmax - j) % self.kmax;
-                    if self.ring_ok[idx] {
-                        w[0] += self.ring_x[idx];
-                        w[1] += self.ring_m[idx];
-                        w[2] += self.ring_total[idx];
-                        w[3] += self.ring_other[idx];
-                    }
-                }
-                (w[1] > 0.0).then_some(w)
-            })
-            .collect();
         for (si, &k) in self.p.scales.iter().enumerate() {
-            let Some([sum, exp, tot, other]) = sums[si] else {
+            if (self.n as usize) < k {
                 continue;
-            };
+            }
+            let (mut sum, mut exp, mut tot, mut other) = (0.0, 0.0, 0.0, 0.0);
+            for j in 1..=k {
+                let idx = (self.pos + self.kmax - j) % self.kmax;
+                if self.ring_ok[idx] {
+                    sum += self.ring_x[idx];
+                    exp += self.ring_m[idx];
+                    tot += self.ring_total[idx];
+                    other += self.ring_other[idx];
+                }
+            }
+            if exp <= 0.0 {
+                continue;
+            }
             let phi = self.phi[si].max(0.0);
             // A volume surge (a launch, the news) is when the other mentions are clearly above
             // their usual number; only then is the window also tested as a share (below).
