@@ -334,7 +334,7 @@ impl Store {
     where
         F: FnOnce(i64) -> Option<NewMessage>,
     {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO alerts (brand, fired_at, bucket_at, window_start, window_end, observed, expected, p_value, \
              p_threshold, threshold_rule, window_total, usual_share, severe, worst, details, state) \
@@ -371,7 +371,7 @@ impl Store {
         at: DateTime<Utc>,
         message: Option<NewMessage>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'",
         )
@@ -388,7 +388,7 @@ impl Store {
 
     /// Queues a message that belongs to no alert (a digest), in its own transaction.
     pub async fn enqueue(&self, msg: &NewMessage, ref_id: Option<i64>) -> Result<i64, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_message(&mut tx, msg, ref_id).await?;
         tx.commit().await?;
         Ok(id)
@@ -526,7 +526,7 @@ impl Store {
 
     /// A silence covered the message at send time: not sent, and the alert says why.
     pub async fn mark_silenced(&self, msg: &OutboxMessage, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE outbox SET state = 'silenced', last_error = ? WHERE id = ?")
             .bind(format!("silenced: {reason}"))
             .bind(msg.id)

@@ -95,7 +95,7 @@ impl Store {
         run: &NewDigestRun,
         message: Option<NewMessage>,
     ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO digest_runs (name, scheduled_at, period_start, period_end, trigger, state, note, mentions, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \

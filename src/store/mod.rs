@@ -257,6 +257,15 @@ impl Store {
         &self.writer
     }
 
+    /// A write transaction that takes SQLite's write lock at once. A deferred `BEGIN` reads
+    /// first and asks for the lock at its first write; when another process holds the lock
+    /// at that moment SQLite fails at once with "database is locked" instead of waiting the
+    /// busy timeout (it cannot wait for a lock while holding a read snapshot that may go
+    /// stale). `BEGIN IMMEDIATE` waits the busy timeout for the lock, then reads.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
     async fn brand_id(
         &self,
         tx: &mut Transaction<'_, Sqlite>,
@@ -295,7 +304,7 @@ impl Store {
         batch: &[ScoredMention],
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let outcome = self.insert_in(&mut tx, batch, now).await;
         let committed = match outcome {
             Ok(outcome) => tx.commit().await.map(|_| outcome).map_err(StoreError::from),
@@ -445,7 +454,7 @@ impl Store {
         version: &str,
         scores: &[(i64, Option<crate::mention::Sentiment>)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (id, s) in scores {
             sqlx::query("UPDATE mentions SET compound = ?, pos = ?, neu = ?, neg = ?, label = ?, scorer_version = ? WHERE id = ?")
                 .bind(s.map(|s| s.compound))

@@ -111,7 +111,7 @@ impl Store {
     /// Stores a page's mentions, advances the cursor, logs the page and counts billed posts,
     /// all or nothing.
     pub async fn commit_page(&self, page: &PageCommit<'_>) -> Result<InsertOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = async {
             let outcome = self.insert_in(&mut tx, page.mentions, page.at).await?;
             let at = format_time(&page.at);

@@ -286,3 +286,51 @@ async fn impossible_dates_and_endless_lines_are_refused_and_the_rest_is_kept() {
     );
     assert!(!err.contains("aaaaaaaaaa"), "the long line is not echoed");
 }
+
+#[tokio::test]
+async fn ingest_waits_for_a_write_lock_another_process_holds_for_a_moment() {
+    let ws = Workspace::example();
+    let t = "2026-03-01T10:00:00Z";
+    let first = ws.write("first.jsonl", &line("x", "1", "acme one", t));
+    assert_eq!(
+        ws.run(&["ingest", "--input", first.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Another writer (here this test, through its own connection) holds the write lock
+    // while `ingest` starts, and lets go well within the documented busy timeout.
+    let store = ws.store().await;
+    let mut holder = store.writer().acquire().await.expect("connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .expect("take the write lock");
+    let second = ws.write("second.jsonl", &line("x", "2", "acme two", t));
+    let child = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(ws.config())
+        .args(["ingest", "--input", second.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ingest");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    sqlx::query("COMMIT")
+        .execute(&mut *holder)
+        .await
+        .expect("release the lock");
+    drop(holder);
+    let out = child.wait_with_output().expect("ingest ends");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 1, stored 1, duplicates 0, unmatched 0, rejected 0"
+    );
+    assert_eq!(
+        ids_of(&ws, "Acme").await,
+        ["1", "2"].into_iter().map(String::from).collect()
+    );
+}
