@@ -23,3 +23,4 @@ pub mod simulator;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod tls;

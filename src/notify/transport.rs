@@ -86,9 +86,15 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
 }
 
 fn smtp_transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, NotifyError> {
-    crate::sources::http::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let tls_params = || -> Result<TlsParameters, NotifyError> {
         let mut b = TlsParameters::builder(cfg.host.clone());
+        // Without a system bundle, the Mozilla roots built into mentiond (see `crate::tls`).
+        let roots = crate::tls::origin();
+        if roots == crate::tls::RootsOrigin::Bundled {
+            crate::tls::warn_if_bundled(roots);
+            b = b.certificate_store(lettre::transport::smtp::client::CertificateStore::WebpkiRoots);
+        }
         if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
                 NotifyError::Transport(format!("cannot read {}: {e}", ca.display()))

@@ -146,16 +146,12 @@ pub struct Http {
     max_bytes: u64,
 }
 
-/// The crypto provider rustls uses for every TLS connection (HTTPS sources, SMTP). Installing
-/// it twice is harmless.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Http {
     pub fn new(user_agent: &str, timeout: Duration, max_bytes: u64) -> Result<Http, SourceError> {
-        install_crypto_provider();
+        let (tls, roots) = crate::tls::client_config();
+        crate::tls::warn_if_bundled(roots);
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(user_agent)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(15)))

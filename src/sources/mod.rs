@@ -181,21 +181,30 @@ pub trait Source: Send + Sync {
     }
 }
 
-/// Builds the configured sources. Errors only on an unusable HTTP client.
+/// Builds the configured sources. Errors only on an unusable HTTP client, which is built only
+/// when a source is configured (a daemon that only sends digests of ingested posts needs none).
 pub fn build(
     config: &SourcesConfig,
     brands: &[BrandConfig],
 ) -> Result<Vec<Arc<dyn Source>>, SourceError> {
-    let http = Http::new(
-        &config.user_agent,
-        config.timeout,
-        config.max_response_bytes,
-    )?;
+    let mut shared: Option<Http> = None;
+    let mut http = || -> Result<Http, SourceError> {
+        if let Some(h) = &shared {
+            return Ok(h.clone());
+        }
+        let h = Http::new(
+            &config.user_agent,
+            config.timeout,
+            config.max_response_bytes,
+        )?;
+        shared = Some(h.clone());
+        Ok(h)
+    };
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     if let Some(m) = &config.mastodon {
         for (i, instance) in m.instances.iter().enumerate() {
             out.push(Arc::new(mastodon::Mastodon::new(
-                http.clone(),
+                http()?,
                 m,
                 instance.clone(),
                 i == 0,
@@ -204,23 +213,19 @@ pub fn build(
         }
     }
     if let Some(b) = &config.bluesky {
-        out.push(Arc::new(bluesky::Bluesky::new(http.clone(), b, brands)));
+        out.push(Arc::new(bluesky::Bluesky::new(http()?, b, brands)));
     }
     if let Some(r) = &config.reddit {
-        out.push(Arc::new(reddit::Reddit::new(http.clone(), r, brands)));
+        out.push(Arc::new(reddit::Reddit::new(http()?, r, brands)));
     }
     if let Some(h) = &config.hackernews {
-        out.push(Arc::new(hackernews::HackerNews::new(
-            http.clone(),
-            h,
-            brands,
-        )));
+        out.push(Arc::new(hackernews::HackerNews::new(http()?, h, brands)));
     }
     for feed in &config.rss {
-        out.push(Arc::new(rss::Feed::new(http.clone(), feed)));
+        out.push(Arc::new(rss::Feed::new(http()?, feed)));
     }
     if let Some(x) = &config.x {
-        out.push(Arc::new(x::X::new(http.clone(), x, brands)));
+        out.push(Arc::new(x::X::new(http()?, x, brands)));
     }
     Ok(out)
 }

@@ -407,3 +407,33 @@ async fn secrets_never_reach_the_logs() {
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
     assert!(!stdout(&check).contains("SECRET") && !stderr(&check).contains("SECRET"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_without_ca_certificates_runs_on_the_bundled_roots() {
+    let sim = simulator().await;
+    sim.world
+        .add_posts([post(Platform::Mastodon, 5, "anna", "#acme is down again")]);
+    let ws = Workspace::new(&mastodon_config(&sim, ""));
+    // An empty bundle where the system's should be: what a host without ca-certificates
+    // looks like to mentiond (SSL_CERT_FILE replaces the system's locations).
+    let empty = ws.write("empty-bundle.pem", "");
+    let db = ws.path("data/mentiond.db");
+    let run = Running::start(
+        &ws.config(),
+        &[
+            ("SSL_CERT_FILE", empty.to_str().unwrap()),
+            ("SSL_CERT_DIR", ""),
+        ],
+    );
+    wait_for(Duration::from_secs(30), "the post stored", || async {
+        stored_ids(&db).await.len() == 1
+    })
+    .await;
+    let (code, log) = run.terminate(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("no CA certificates found") && log.contains("ca-certificates"),
+        "the operator is told what is missing: {log}"
+    );
+    assert!(!log.contains("cannot build the HTTP client"), "{log}");
+}

@@ -80,7 +80,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 impl SmtpServer {
     pub async fn start(mode: Mode) -> SmtpServer {
-        mentiond::sources::http::install_crypto_provider();
+        mentiond::tls::install_crypto_provider();
         let cert = rcgen::generate_simple_self_signed(vec![
             "127.0.0.1".to_string(),
             "localhost".to_string(),
