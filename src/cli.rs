@@ -474,6 +474,15 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             );
         }
     }
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        if since >= until {
+            eprintln!(
+                "note: --since {} is not before --until {}: no mention can match",
+                crate::mention::format_time(&since),
+                crate::mention::format_time(&until)
+            );
+        }
+    }
     let store = open_store_for_reading(&config, config_path).await?;
     let limit = (args.limit > 0).then_some(args.limit);
     let q = MentionQuery {

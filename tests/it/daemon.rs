@@ -436,4 +436,8 @@ async fn a_host_without_ca_certificates_runs_on_the_bundled_roots() {
         "the operator is told what is missing: {log}"
     );
     assert!(!log.contains("cannot build the HTTP client"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log file gets no colour codes (defect 11): {log:?}"
+    );
 }

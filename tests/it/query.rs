@@ -318,6 +318,24 @@ fn an_impossible_limit_is_refused_not_silently_empty() {
 }
 
 #[test]
+fn a_reversed_range_says_why_it_is_empty() {
+    let ws = seeded();
+    let out = ws.run(&["query", "--since", "2026-03-04", "--until", "2026-03-02"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).lines().filter(|l| l.contains("Acme")).count(),
+        0
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("--since") && err.contains("is not before --until"),
+        "{err}"
+    );
+    let ordered = ws.run(&["query", "--since", "2026-03-02", "--until", "2026-03-04"]);
+    assert!(!stderr(&ordered).contains("is not before"));
+}
+
+#[test]
 fn reading_commands_refuse_a_missing_database_and_create_nothing() {
     let config = format!("[storage]\nurl = \"sqlite:typo/mentions.db\"\n{CONFIG}");
     let ws = Workspace::new(&config);
