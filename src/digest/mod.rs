@@ -647,7 +647,8 @@ pub async fn build_report(
 }
 
 /// A due digest waits at most this long for healthy sources to poll past its time, so that
-/// posts published just before it are in it.
+/// posts published just before it are in it; and never more than a quarter of its period, so
+/// a digest sent about as often as a source polls is not kept waiting until its next run.
 pub const SETTLE_MAX: chrono::Duration = chrono::Duration::minutes(10);
 /// Missed runs counted (for the log) at most.
 const MISSED_COUNTED: usize = 1000;
@@ -872,7 +873,7 @@ impl DigestRunner {
                     }
                 }));
         }
-        if late < SETTLE_MAX {
+        if late < SETTLE_MAX.min((end - start) / 4) {
             let behind = self.sources_behind(digest, due, now).await?;
             if !behind.is_empty() {
                 self.waiting

@@ -756,6 +756,38 @@ fn hostile_posts_stay_inert_in_a_digest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_as_frequent_as_a_poll_goes_out_within_a_quarter_of_its_period() {
+    // Every five minutes, with Hacker News polled every five minutes: waiting for a poll past
+    // the digest's time could take a whole period.
+    let cfg = digest_config("").replace("\"0 0 8 * * *\"", "\"0 */5 * * * *\"");
+    let ws = Workspace::new(&cfg);
+    let config = Arc::new(Config::load(&ws.config()).unwrap());
+    let store = Arc::new(Store::open(&config.storage.database).await.unwrap());
+    let clock = Arc::new(ManualClock::new(t("2026-03-02T06:58:00Z")));
+    let runner = DigestRunner::new(store.clone(), config.clone(), clock.clone());
+    assert_eq!(runner.run_due_once().await.unwrap(), vec![], "armed");
+    let mut hn = mentiond::store::SourceStatus::new("hackernews", "search:acme", "hackernews");
+    hn.last_poll_at = Some("2026-03-02T06:59:00.000Z".into());
+    hn.last_success_at = hn.last_poll_at.clone();
+    store.save_source_status(&hn).await.unwrap();
+    clock.set(t("2026-03-02T07:00:30Z"));
+    assert_eq!(
+        runner.run_due_once().await.unwrap(),
+        vec![],
+        "waits for Hacker News a little"
+    );
+    clock.set(t("2026-03-02T07:01:20Z"));
+    let sent = runner.run_due_once().await.unwrap();
+    assert_eq!(sent.len(), 2, "both digests of 07:00 go: {sent:?}");
+    assert!(
+        sent.iter()
+            .all(|o| matches!(o, mentiond::digest::RunOutcome::Queued { .. })),
+        "{sent:?}"
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_digest_waits_for_sources_to_poll_past_its_time() {
     let ws = Workspace::new(&digest_config(""));
     let config = Arc::new(Config::load(&ws.config()).unwrap());
