@@ -787,10 +787,14 @@ async fn run_daemon(config_path: &Path) -> Result<u8> {
     tracing::info!(config = %config.file.display(), "{}", config.summary());
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::daemon::cancel_on_signals(shutdown.clone())?;
-    let reload = Arc::new(tokio::sync::Notify::new());
-    crate::daemon::reload_on_sighup(reload.clone())?;
+    // Installed before the database is opened: a SIGHUP meanwhile is kept for later, not
+    // fatal (its default action).
+    let hup = Arc::new(tokio::sync::Notify::new());
+    crate::daemon::notify_on_sighup(hup.clone())?;
     let daemon = crate::daemon::Daemon::start(config, config_path.to_path_buf()).await?;
-    daemon.run(shutdown, reload).await?;
+    let handle = daemon.spawn_with_shutdown(shutdown);
+    handle.reload_on(hup);
+    handle.join().await?;
     Ok(0)
 }
 

@@ -375,9 +375,7 @@ pub async fn run(dir: &Path, pace: Pace, shutdown: CancellationToken) -> Result<
 
     let daemon = crate::daemon::Daemon::start(config.clone(), config_path.clone()).await?;
     let store = daemon.store.clone();
-    let stop_daemon = CancellationToken::new();
-    let daemon_task =
-        tokio::spawn(daemon.run(stop_daemon.clone(), Arc::new(tokio::sync::Notify::new())));
+    let daemon = daemon.spawn();
 
     let mut report = DemoReport {
         dir: dir.to_path_buf(),
@@ -459,11 +457,10 @@ pub async fn run(dir: &Path, pace: Pace, shutdown: CancellationToken) -> Result<
         .await
         .map(|m| m.into_iter().map(|m| m.subject).collect())
         .unwrap_or_default();
-    stop_daemon.cancel();
-    match tokio::time::timeout(Duration::from_secs(30), daemon_task).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => return Err(e.context("the daemon")),
-        Ok(Err(e)) => bail!("the daemon task failed: {e}"),
+    daemon.shutdown();
+    match tokio::time::timeout(Duration::from_secs(30), daemon.join()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.context("the daemon")),
         Err(_) => bail!("the daemon did not stop in time"),
     }
     sim.stop();

@@ -3,6 +3,7 @@
 //! dead connection, an SMTP transaction that never ends, or an evaluator that stopped ticking
 //! stops the pings, and systemd restarts the service (`WatchdogSec=`).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,16 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct Progress {
     slots: Mutex<Vec<Slot>>,
+    /// Per loop name, steps completed and steps that failed (panicked), since the daemon
+    /// started: kept across reloads, for tests and `STATUS=`.
+    counts: Mutex<BTreeMap<String, Counts>>,
+}
+
+/// Steps of one loop since the daemon started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub done: u64,
+    pub failed: u64,
 }
 
 /// A loop's handle on its slot.
@@ -41,10 +52,26 @@ impl Beat {
 
     /// An iteration is over.
     pub fn done(&self) {
+        let mut name = None;
         self.progress.update(self.index, |s| {
             s.busy_since = None;
             s.last_done = Instant::now();
+            name = Some(s.name.clone());
         });
+        if let Some(name) = name {
+            self.progress.count(name, |c| c.done += 1);
+        }
+    }
+
+    /// An iteration failed (a panic, caught): counted, then [`Beat::done`] as any other.
+    pub fn failed(&self) {
+        let mut name = None;
+        self.progress
+            .update(self.index, |s| name = Some(s.name.clone()));
+        if let Some(name) = name {
+            self.progress.count(name, |c| c.failed += 1);
+        }
+        self.done();
     }
 
     /// The loop ended (shutdown or reload): it is no longer watched.
@@ -78,6 +105,39 @@ impl Progress {
             progress: self.clone(),
             index: slots.len() - 1,
         }
+    }
+
+    fn count(&self, name: String, f: impl FnOnce(&mut Counts)) {
+        f(self
+            .counts
+            .lock()
+            .expect("progress lock")
+            .entry(name)
+            .or_default());
+    }
+
+    /// How many loops are running (registered and not retired).
+    pub fn active(&self) -> usize {
+        self.slots
+            .lock()
+            .expect("progress lock")
+            .iter()
+            .filter(|s| !s.retired)
+            .count()
+    }
+
+    /// Steps of the loops whose name starts with `prefix` ("source", "alert evaluator"...),
+    /// summed, since the daemon started.
+    pub fn counts(&self, prefix: &str) -> Counts {
+        self.counts
+            .lock()
+            .expect("progress lock")
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .fold(Counts::default(), |a, (_, c)| Counts {
+                done: a.done + c.done,
+                failed: a.failed + c.failed,
+            })
     }
 
     fn update(&self, index: usize, f: impl FnOnce(&mut Slot)) {

@@ -24,6 +24,7 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
+#[derive(Clone)]
 pub enum Mailer {
     File { dir: PathBuf },
     Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),

@@ -15,7 +15,7 @@ use mentiond::pipeline::{Pipeline, Processed};
 use mentiond::sentiment::Scorer;
 use mentiond::store::{NewMessage, Store};
 
-use crate::daemon::{Running, post, simulator, wait_for};
+use crate::daemon::{Running, post, wait_for};
 use crate::helpers::*;
 use crate::smtp::{Mode, SmtpServer};
 
@@ -770,7 +770,13 @@ async fn backtest_finds_the_storm_not_the_launch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_daemon_mails_one_alert_for_one_spike_within_a_poll_interval() {
     let server = SmtpServer::start(Mode::StartTls).await;
-    let sim = simulator().await;
+    // The daemon and the simulated instance share a clock that moves only when the daemon is
+    // idle: the test runs in the daemon's time, not the wall clock's.
+    let start = Utc::now();
+    let clock = Arc::new(ManualClock::new(start));
+    let sim = mentiond::simulator::Simulator::start(mentiond::simulator::World::new(clock.clone()))
+        .await
+        .expect("simulator");
     let ws = Workspace::new("");
     let cfg = format!(
         "{}\n[sources.mastodon]\nbase_url = \"{}\"\ninterval = \"5s\"\n\n{}",
@@ -783,9 +789,8 @@ async fn a_running_daemon_mails_one_alert_for_one_spike_within_a_poll_interval()
     );
     ws.write("config.toml", &cfg);
     // Ten days of history, then the complaint storm that the simulated instance serves.
-    let now = Utc::now();
     let mut stream = Stream::new(4);
-    stream.chatter(now - chrono::Duration::days(10), 10, 24.0);
+    stream.chatter(start - chrono::Duration::days(10), 10, 24.0);
     let history = ws.write("history.jsonl", &stream.lines.join("\n"));
     assert_eq!(
         ws.run(&["ingest", "--input", history.to_str().unwrap()])
@@ -794,40 +799,59 @@ async fn a_running_daemon_mails_one_alert_for_one_spike_within_a_poll_interval()
         Some(0)
     );
     sim.world.add_posts((0..40).map(|i| {
-        post(
+        let mut p = post(
             mentiond::simulator::Platform::Mastodon,
-            20 - i / 2,
+            0,
             &format!("angry{i}"),
             &format!("#acme {}", varied(NEGATIVE[i as usize % 3], i as u64)),
-        )
+        );
+        p.created_at = start - chrono::Duration::seconds(60 * (20 - i / 2));
+        p
     }));
 
-    let started = std::time::Instant::now();
-    let run = Running::start(&ws.config(), &[]);
-    wait_for(Duration::from_secs(30), "the alert e-mail", || async {
-        !server.messages().is_empty()
+    let daemon = crate::daemon::spawn_daemon(&ws.config(), clock.clone()).await;
+    let second = chrono::Duration::seconds(1);
+    crate::daemon::drive_until(
+        &clock,
+        &daemon,
+        second,
+        start + chrono::Duration::minutes(5),
+        "the alert e-mail",
+        || async { !server.messages().is_empty() },
+    )
+    .await;
+    let took = clock.now() - start;
+    assert!(
+        took <= chrono::Duration::seconds(5 + 5),
+        "alert after {took} of the daemon's time: more than one poll interval"
+    );
+    // Three more minutes of polls and evaluations do not send it again.
+    let progress = daemon.progress().clone();
+    let polls = progress.counts("source").done;
+    let evaluations = progress.counts("alert evaluator").done;
+    let until = clock.now() + chrono::Duration::minutes(3);
+    crate::daemon::drive_until(&clock, &daemon, second, until, "three minutes", || async {
+        clock.now() >= until
     })
     .await;
-    let elapsed = started.elapsed();
+    assert!(progress.counts("source").done >= polls + 30, "{progress:?}");
     assert!(
-        elapsed < Duration::from_secs(5 + 5),
-        "alert after {elapsed:?}: more than one poll interval"
+        progress.counts("alert evaluator").done >= evaluations + 3,
+        "{progress:?}"
     );
-    // Later polls and evaluations do not send it again.
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let (code, log) = run.terminate(Duration::from_secs(10)).await;
-    assert_eq!(code, Some(0), "{log}");
+    daemon.shutdown();
+    daemon.join().await.expect("a clean stop");
+    assert_eq!(progress.counts("").failed, 0, "no step panicked");
     let got = server.messages();
-    assert_eq!(got.len(), 1, "exactly one e-mail:\n{log}");
+    assert_eq!(got.len(), 1, "exactly one e-mail");
     let subject = got[0].header("Subject").unwrap();
     assert!(
         subject.contains("Negative spike") && subject.contains("Acme"),
         "{subject}"
     );
-    assert!(
-        log.contains("negative spike: alert fired") && log.contains("e-mail sent"),
-        "{log}"
-    );
+    let store = ws.store().await;
+    assert_eq!(store.messages(Some("sent")).await.unwrap().len(), 1);
+    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use mentiond::clock::SystemClock;
+use mentiond::clock::{Clock, ManualClock, SystemClock};
+use mentiond::config::Config;
+use mentiond::daemon::{Daemon, DaemonHandle};
 use mentiond::simulator::{Fault, Platform, SimPost, Simulator, World};
 use mentiond::store::{MentionQuery, Store};
 
@@ -286,7 +288,10 @@ async fn sigterm_stops_within_seconds_and_keeps_the_last_batch_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_platform_is_reported_and_does_not_stall_the_others() {
-    let sim = simulator().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let sim = Simulator::start(World::new(clock.clone()))
+        .await
+        .expect("simulator");
     let world = sim.world.clone();
     world.add_posts([
         post(Platform::Mastodon, 30, "anna", "#acme is down again"),
@@ -309,21 +314,33 @@ async fn a_failing_platform_is_reported_and_does_not_stall_the_others() {
             .replace("[sources.mastodon]", &format!("{hn}\n\n[sources.mastodon]")),
     );
     let db = ws.path("data/mentiond.db");
-    let run = Running::start(&ws.config(), &[]);
-    wait_for(Duration::from_secs(30), "Hacker News posts", || async {
-        stored_ids(&db).await.len() == 2
-    })
-    .await;
+    let daemon = spawn_daemon(&ws.config(), clock.clone()).await;
     let status_out = || async {
         let out = ws.run(&["status"]);
         stdout(&out)
     };
-    wait_for(Duration::from_secs(10), "the failure in status", || async {
-        status_out().await.contains("auth_failed")
-    })
+    let limit = clock.now() + chrono::Duration::minutes(10);
+    let second = chrono::Duration::seconds(1);
+    drive_until(
+        &clock,
+        &daemon,
+        second,
+        limit,
+        "Hacker News posts",
+        || async { stored_ids(&db).await.len() == 2 },
+    )
     .await;
-    let (code, _) = run.terminate(Duration::from_secs(10)).await;
-    assert_eq!(code, Some(0));
+    drive_until(
+        &clock,
+        &daemon,
+        second,
+        limit,
+        "the failure in status",
+        || async { status_out().await.contains("auth_failed") },
+    )
+    .await;
+    daemon.shutdown();
+    daemon.join().await.expect("a clean stop");
 
     let table = status_out().await;
     let line = table
@@ -440,4 +457,51 @@ async fn a_host_without_ca_certificates_runs_on_the_bundled_roots() {
         !log.contains('\u{1b}'),
         "a log file gets no colour codes (defect 11): {log:?}"
     );
+}
+
+/// `mentiond run` in this process, on `clock`, once its tasks run.
+pub async fn spawn_daemon(config: &Path, clock: Arc<ManualClock>) -> DaemonHandle {
+    let loaded = Config::load(config).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::builder(loaded, config.to_path_buf())
+        .clock(clock)
+        .spawn()
+        .await
+        .expect("daemon starts");
+    assert!(
+        daemon.ready().await,
+        "the daemon stopped before it was ready"
+    );
+    daemon
+}
+
+/// Moves `clock` on by `step` each time every loop of `daemon` (and its status reporter) is
+/// asleep on it, until `done` holds; fails if the daemon's time passes `limit` first. The
+/// daemon's time thus only moves while it is idle, as fast as it gets through its work.
+pub async fn drive_until<F, Fut>(
+    clock: &ManualClock,
+    daemon: &DaemonHandle,
+    step: chrono::Duration,
+    limit: chrono::DateTime<Utc>,
+    what: &str,
+    mut done: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    // A guard against a hung daemon only (no test waits anywhere near this long).
+    let hang_guard = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !done().await {
+        assert!(
+            clock.now() <= limit,
+            "{what}: not by {limit} on the daemon's clock"
+        );
+        assert!(
+            tokio::time::Instant::now() < hang_guard,
+            "{what}: the daemon hung"
+        );
+        if clock.sleepers() > daemon.progress().active() {
+            clock.advance(step);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }

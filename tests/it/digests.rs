@@ -3,7 +3,6 @@
 //! the test moves, and delivery to a real SMTP server, in process and from a running daemon.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mentiond::clock::{Clock, ManualClock};
@@ -12,7 +11,6 @@ use mentiond::digest::{DigestRunner, RunOutcome};
 use mentiond::notify::{Mailer, Sender};
 use mentiond::store::{NewAlert, Store};
 
-use crate::daemon::{Running, wait_for};
 use crate::helpers::*;
 use crate::smtp::{Mode, Received, SmtpServer};
 
@@ -657,19 +655,21 @@ async fn a_running_daemon_emails_digests_on_schedule() {
             server.email_config(ws.dir.path())
         ),
     );
-    let daemon = Running::start(&ws.config(), &[]);
-    wait_for(
-        Duration::from_secs(30),
+    // In process, on a clock that moves only while the daemon is idle.
+    let start = t("2026-03-02T06:59:58.5Z");
+    let clock = Arc::new(ManualClock::new(start));
+    let daemon = crate::daemon::spawn_daemon(&ws.config(), clock.clone()).await;
+    crate::daemon::drive_until(
+        &clock,
+        &daemon,
+        chrono::Duration::milliseconds(500),
+        start + chrono::Duration::minutes(1),
         "two digests at the server",
         || async { server.messages().len() >= 2 },
     )
     .await;
-    let (code, log) = daemon.terminate(Duration::from_secs(10)).await;
-    assert_eq!(code, Some(0), "{log}");
-    assert!(
-        log.contains("digest scheduled") && log.contains("digest queued"),
-        "{log}"
-    );
+    daemon.shutdown();
+    daemon.join().await.expect("a clean stop");
     let got = server.messages();
     assert!(
         got.iter()

@@ -373,6 +373,27 @@ async fn sighup_applies_a_valid_config_and_keeps_the_old_one_on_errors() {
         )),
         "{log}"
     );
+    // systemd heard RELOADING=1 when the signal came, then READY=1 with a STATUS= saying the
+    // reload was rejected (so `systemctl reload` does not wait for ever, and the operator sees
+    // why in `systemctl status`).
+    let rejected_ready = || {
+        let m = socket.messages();
+        let Some(r) = m.iter().rposition(|x| x.starts_with("RELOADING=1")) else {
+            return false;
+        };
+        m[r..].iter().any(|x| {
+            x.lines().any(|l| l == "READY=1")
+                && x.contains("STATUS=reload at")
+                && x.contains("rejected")
+                && x.contains("kewords")
+        })
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "READY=1 with the rejection",
+        || async { rejected_ready() },
+    )
+    .await;
     // A config that parses but cannot be set up (a CA file that is not a certificate): also
     // rejected, the running tasks untouched.
     ws.write(
