@@ -6,6 +6,7 @@ mod smtp;
 
 mod alerts;
 mod config_errors;
+mod crash;
 mod daemon;
 mod demo;
 mod detect;
