@@ -82,10 +82,21 @@ pub fn run_with_input(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out
     });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn mentiond");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+    // Fed from another thread: a large input written here while the child fills its stdout or
+    // stderr pipe would leave both waiting on each other.
+    let feeder = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            // The child may stop reading early (an error): a broken pipe is its answer.
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let out = child.wait_with_output().expect("wait for mentiond");
+    if let Some(f) = feeder {
+        f.join().expect("stdin feeder");
     }
-    child.wait_with_output().expect("wait for mentiond")
+    out
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real SQLite files in temp dirs, the real `mentiond` binary.
 
 mod fixtures;
+mod fuzz;
 mod helpers;
 mod smtp;
 

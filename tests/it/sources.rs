@@ -110,7 +110,7 @@ fn query_of(r: &wiremock::Request, key: &str) -> Option<String> {
 
 // ---------------------------------------------------------------- Mastodon
 
-fn mastodon_config(base: &str, extra: &str) -> String {
+pub(crate) fn mastodon_config(base: &str, extra: &str) -> String {
     format!(
         r##"
 [storage]
@@ -640,7 +640,7 @@ keywords_as_hashtags = false
 
 // ---------------------------------------------------------------- Bluesky
 
-fn bluesky_config(base: &str, password_file: &std::path::Path) -> String {
+pub(crate) fn bluesky_config(base: &str, password_file: &std::path::Path) -> String {
     format!(
         r##"
 [storage]
@@ -660,7 +660,7 @@ app_password_file = "{}"
     )
 }
 
-fn secret_file(value: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn secret_file(value: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("secret");
     std::fs::write(&p, value).unwrap();
@@ -844,7 +844,7 @@ async fn bluesky_rate_limit_headers_are_epoch_seconds() {
 
 // ---------------------------------------------------------------- Reddit
 
-fn reddit_config(base: &str, credentials: Option<&std::path::Path>) -> String {
+pub(crate) fn reddit_config(base: &str, credentials: Option<&std::path::Path>) -> String {
     let creds = credentials
         .map(|p| format!("client_id = \"abc123\"\nclient_secret_file = \"{}\"\nuser_agent = \"test:mentiond:0.1 (by /u/tester)\"", p.display()))
         .unwrap_or_default();
@@ -983,7 +983,7 @@ async fn reddit_without_credentials_falls_back_to_the_public_feed() {
 
 // ---------------------------------------------------------------- Hacker News
 
-fn hn_config(base: &str) -> String {
+pub(crate) fn hn_config(base: &str) -> String {
     format!(
         r##"
 [storage]
@@ -1044,7 +1044,7 @@ async fn hacker_news_stories_and_comments_then_only_newer() {
 
 // ---------------------------------------------------------------- RSS / Atom
 
-fn rss_config(url: &str, brands: &str) -> String {
+pub(crate) fn rss_config(url: &str, brands: &str) -> String {
     format!(
         r##"
 [storage]
@@ -1201,7 +1201,7 @@ async fn feed_429_honours_retry_after() {
 
 // ---------------------------------------------------------------- X
 
-fn x_config(base: &str, token: &std::path::Path, budget: u64) -> String {
+pub(crate) fn x_config(base: &str, token: &std::path::Path, budget: u64) -> String {
     format!(
         r##"
 [storage]
