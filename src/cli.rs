@@ -55,6 +55,11 @@ pub enum Command {
         /// JSONL file, one mention per line; `-` reads stdin.
         #[arg(long, short = 'i')]
         input: String,
+        /// Longest line accepted, in bytes; longer ones are rejected with their line number
+        /// without being held in memory.
+        #[arg(long, default_value_t = crate::pipeline::MAX_LINE_BYTES as u64,
+              value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+        max_line_bytes: u64,
     },
     /// Query stored mentions, newest first.
     Query(QueryArgs),
@@ -383,7 +388,10 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("{}: {}", config.file.display(), config.summary());
             Ok(0)
         }
-        Command::Ingest { input } => ingest(&cli.config, &input).await,
+        Command::Ingest {
+            input,
+            max_line_bytes,
+        } => ingest(&cli.config, &input, max_line_bytes as usize).await,
         Command::Query(args) => query(&cli.config, args).await,
         Command::Sentiment {
             lang,
@@ -428,7 +436,7 @@ async fn open_store(config: &Config) -> Result<Store> {
         .with_context(|| format!("opening storage {}", config.storage.database))
 }
 
-async fn ingest(config_path: &Path, input: &str) -> Result<u8> {
+async fn ingest(config_path: &Path, input: &str, max_line: usize) -> Result<u8> {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
     let pipeline = Pipeline::new(
@@ -438,7 +446,7 @@ async fn ingest(config_path: &Path, input: &str) -> Result<u8> {
     let on_reject = |line: u64, reason: &str| eprintln!("line {line}: rejected: {reason}");
     let report = if input == "-" {
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        ingest_jsonl(&pipeline, &store, stdin, on_reject).await
+        ingest_jsonl(&pipeline, &store, stdin, max_line, on_reject).await
     } else {
         let file = tokio::fs::File::open(input)
             .await
@@ -447,6 +455,7 @@ async fn ingest(config_path: &Path, input: &str) -> Result<u8> {
             &pipeline,
             &store,
             tokio::io::BufReader::new(file),
+            max_line,
             on_reject,
         )
         .await

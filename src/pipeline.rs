@@ -167,12 +167,14 @@ pub const INGEST_BATCH: usize = 500;
 
 /// Reads JSONL mentions, runs them through the pipeline and stores them in batches. A
 /// malformed line is handed to `on_reject` with its 1-based line number and skipped; the rest
-/// is kept. Lines longer than [`MAX_LINE_BYTES`] are skipped without being held in memory,
-/// and mentions dated before 2000 or more than a day ahead of `now` are refused.
+/// is kept. Lines longer than `max_line` bytes (`ingest`'s default: [`MAX_LINE_BYTES`]) are
+/// skipped without being held in memory, and mentions dated before 2000 or more than a day
+/// ahead of `now` are refused.
 pub async fn ingest_jsonl<R, F>(
     pipeline: &Pipeline,
     store: &Store,
     mut input: R,
+    max_line: usize,
     mut on_reject: F,
 ) -> Result<IngestReport, IngestError>
 where
@@ -185,7 +187,7 @@ where
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let (n, overlong) = read_line_capped(&mut input, &mut buf, MAX_LINE_BYTES)
+        let (n, overlong) = read_line_capped(&mut input, &mut buf, max_line)
             .await
             .map_err(IngestError::Read)?;
         if n == 0 {
@@ -197,7 +199,7 @@ where
             report.rejected += 1;
             on_reject(
                 line_no,
-                &format!("line longer than {MAX_LINE_BYTES} bytes ({n} bytes), skipped"),
+                &format!("line longer than {max_line} bytes ({n} bytes), skipped"),
             );
             continue;
         }

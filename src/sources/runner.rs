@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Timelike;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -295,7 +296,26 @@ impl SourceRunner {
                 if item.mention.created_at > latest {
                     item.mention.created_at = now;
                 }
+                // A leap second (`:60`) is kept as the second before it: the post is real.
+                if chrono::Timelike::nanosecond(&item.mention.created_at) >= 1_000_000_000 {
+                    item.mention.created_at = item
+                        .mention
+                        .created_at
+                        .with_nanosecond(999_000_000)
+                        .unwrap_or(item.mention.created_at);
+                }
             }
+            // A post dated before 2000 is a broken item (year 0 or 1970 from a bad export):
+            // skipped like any other broken item, the rest of the page kept.
+            page.items.retain(|item| {
+                match crate::mention::check_created_at(&item.mention.created_at, now) {
+                    Ok(()) => true,
+                    Err(reason) => {
+                        warn!(source = source.id(), query = key, external_id = %item.mention.external_id, reason = %reason, "skipped a broken item");
+                        false
+                    }
+                }
+            });
             let newest_post = page
                 .items
                 .iter()

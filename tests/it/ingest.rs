@@ -285,6 +285,27 @@ async fn impossible_dates_and_endless_lines_are_refused_and_the_rest_is_kept() {
         "{err}"
     );
     assert!(!err.contains("aaaaaaaaaa"), "the long line is not echoed");
+    // The cap is the operator's to set.
+    let out = ws.run(&[
+        "ingest",
+        "--input",
+        input.to_str().unwrap(),
+        "--max-line-bytes",
+        &(2 * mentiond::pipeline::MAX_LINE_BYTES).to_string(),
+    ]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "read 6, stored 1, duplicates 2, unmatched 0, rejected 3",
+        "{}",
+        stderr(&out)
+    );
+    let out = ws.run(&["ingest", "--input", "-", "--max-line-bytes", "10"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-line-bytes"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
