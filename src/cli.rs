@@ -438,7 +438,7 @@ async fn open_store(config: &Config) -> Result<Store> {
 
 async fn ingest(config_path: &Path, input: &str, max_line: usize) -> Result<u8> {
     let config = load_config(config_path)?;
-    let store = open_store(&config).await?;
+    let store = Arc::new(open_store(&config).await?);
     let pipeline = Pipeline::new(
         &config.brands,
         Arc::new(Scorer::with_engine(config.sentiment.engine)),

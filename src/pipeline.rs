@@ -163,19 +163,57 @@ impl std::fmt::Display for IngestReport {
 }
 
 /// Mentions are stored in transactions of this many posts.
-pub const INGEST_BATCH: usize = 500;
+pub const INGEST_BATCH: usize = 2000;
 
 /// Reads JSONL mentions, runs them through the pipeline and stores them in batches. A
 /// malformed line is handed to `on_reject` with its 1-based line number and skipped; the rest
 /// is kept. Lines longer than `max_line` bytes (`ingest`'s default: [`MAX_LINE_BYTES`]) are
 /// skipped without being held in memory, and mentions dated before 2000 or more than a day
 /// ahead of `now` are refused.
+///
+/// Batches are stored by a task of their own while the next lines are read and scored, so
+/// scoring and SQLite work on two cores at once; a batch is stored whole or not at all, as
+/// before.
 pub async fn ingest_jsonl<R, F>(
     pipeline: &Pipeline,
-    store: &Store,
+    store: &Arc<Store>,
+    input: R,
+    max_line: usize,
+    on_reject: F,
+) -> Result<IngestReport, IngestError>
+where
+    R: AsyncBufRead + Unpin,
+    F: FnMut(u64, &str),
+{
+    // Two batches in flight at most: memory stays bounded whatever the input's size.
+    let (batches, mut incoming) = tokio::sync::mpsc::channel::<Vec<ScoredMention>>(2);
+    let writer_store = store.clone();
+    let writer = tokio::spawn(async move {
+        let mut total = InsertOutcome::default();
+        while let Some(batch) = incoming.recv().await {
+            let done = writer_store.insert_batch(&batch).await?;
+            total.stored += done.stored;
+            total.duplicates += done.duplicates;
+        }
+        Ok::<_, StoreError>(total)
+    });
+    let read = read_and_score(pipeline, input, max_line, on_reject, batches).await;
+    // The writer ends once the reader has dropped its sender: what was read is stored (or
+    // the store's error is returned) before a read error is.
+    let written = writer
+        .await
+        .expect("the ingest writer task does not panic")?;
+    let mut report = read?;
+    add(&mut report, written);
+    Ok(report)
+}
+
+async fn read_and_score<R, F>(
+    pipeline: &Pipeline,
     mut input: R,
     max_line: usize,
     mut on_reject: F,
+    batches: tokio::sync::mpsc::Sender<Vec<ScoredMention>>,
 ) -> Result<IngestReport, IngestError>
 where
     R: AsyncBufRead + Unpin,
@@ -235,12 +273,15 @@ where
             Processed::Unmatched => report.unmatched += 1,
         }
         if batch.len() >= INGEST_BATCH {
-            add(&mut report, store.insert_batch(&batch).await?);
-            batch.clear();
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(INGEST_BATCH));
+            // A closed channel means the writer failed: its error is the answer.
+            if batches.send(full).await.is_err() {
+                return Ok(report);
+            }
         }
     }
     if !batch.is_empty() {
-        add(&mut report, store.insert_batch(&batch).await?);
+        let _ = batches.send(batch).await;
     }
     Ok(report)
 }

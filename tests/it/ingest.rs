@@ -355,3 +355,65 @@ async fn ingest_waits_for_a_write_lock_another_process_holds_for_a_moment() {
         ["1", "2"].into_iter().map(String::from).collect()
     );
 }
+
+#[tokio::test]
+async fn a_large_file_with_repeats_across_statements_is_stored_exactly_once() {
+    let ws = Workspace::new(
+        "[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n[[brands]]\nname = \"Globex\"\nkeywords = [\"globex\"]\n",
+    );
+    let t = "2026-03-01T10:00:00Z";
+    // 20 posts stored by an earlier run.
+    let earlier: Vec<String> = (0..20)
+        .map(|i| line("x", &format!("p{i}"), "acme earlier", t))
+        .collect();
+    let first = ws.write("first.jsonl", &earlier.join("\n"));
+    assert_eq!(
+        ws.run(&["ingest", "--input", first.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    // 2,500 lines (more than one batch, many multi-row statements): every seventh repeats a
+    // post 150 lines back (another statement), and the first 20 were stored before; those
+    // also mention Globex now, which links them to it.
+    let mut lines = Vec::new();
+    let mut distinct = std::collections::BTreeSet::new();
+    for i in 0..2500usize {
+        let id = if i % 7 == 6 && i >= 150 { i - 150 } else { i };
+        let text = if id < 20 { "acme and globex" } else { "acme" };
+        lines.push(line("x", &format!("p{id}"), text, t));
+        distinct.insert(id);
+    }
+    let input = ws.write("big.jsonl", &lines.join("\n"));
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    let new = distinct.iter().filter(|&&id| id >= 20).count();
+    assert_eq!(
+        stdout(&out).trim(),
+        format!(
+            "read 2500, stored {new}, duplicates {}, unmatched 0, rejected 0",
+            2500 - new
+        )
+    );
+    let store = ws.store().await;
+    let (rows, links_acme, links_globex): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM mentions), \
+                (SELECT count(*) FROM mention_brands JOIN brands b ON b.id = brand_id WHERE b.name = 'Acme'), \
+                (SELECT count(*) FROM mention_brands JOIN brands b ON b.id = brand_id WHERE b.name = 'Globex')",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(rows as usize, distinct.len());
+    assert_eq!(links_acme as usize, distinct.len());
+    assert_eq!(
+        links_globex, 20,
+        "posts stored before, linked to the new brand"
+    );
+    let fts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'acme'")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(fts as usize, distinct.len(), "every post indexed once");
+    store.close().await;
+}
