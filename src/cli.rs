@@ -63,6 +63,9 @@ pub enum Command {
     },
     /// Query stored mentions, newest first.
     Query(QueryArgs),
+    /// Every stored mention matching the filters, oldest first, as CSV or NDJSON, streamed in
+    /// constant memory (for spreadsheets, DuckDB, pandas).
+    Export(ExportArgs),
     /// Run the daemon: poll the configured sources until SIGTERM or SIGINT.
     Run,
     /// Show the health of every source and query: last success, last error, rate limits,
@@ -146,12 +149,13 @@ pub struct QueryArgs {
     /// Only mentions from this source (mastodon, bluesky, reddit, hackernews, rss, x, ...).
     #[arg(long)]
     pub source: Option<String>,
-    /// Published at or after: RFC 3339 or YYYY-MM-DD (midnight UTC).
-    #[arg(long, value_parser = parse_since)]
-    pub since: Option<DateTime<Utc>>,
-    /// Published before: RFC 3339, or YYYY-MM-DD meaning up to the end of that day (UTC).
-    #[arg(long, value_parser = parse_until)]
-    pub until: Option<DateTime<Utc>>,
+    /// Published at or after: RFC 3339 or YYYY-MM-DD (midnight UTC, or in --timezone).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub since: Option<TimeArg>,
+    /// Published before: RFC 3339, or YYYY-MM-DD meaning up to the end of that day (UTC, or in
+    /// --timezone).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub until: Option<TimeArg>,
     /// positive, neutral, negative, or unscored.
     #[arg(long, value_parser = parse_label)]
     pub label: Option<LabelFilter>,
@@ -167,6 +171,107 @@ pub struct QueryArgs {
     pub limit: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// A series instead of rows: one value per hour, day or week, empty buckets included.
+    #[arg(long, value_enum)]
+    pub group_by: Option<crate::series::Granularity>,
+    /// What a series counts: mentions, net sentiment (−100 to 100) or the negative share.
+    #[arg(long, value_enum, default_value_t = crate::series::Metric::Count, requires = "group_by")]
+    pub metric: crate::series::Metric,
+    /// IANA time zone of the buckets and of plain dates (Europe/Rome); default UTC.
+    #[arg(long, value_parser = parse_tz)]
+    pub timezone: Option<chrono_tz::Tz>,
+    /// Oldest first (what `export` asks for); `query` shows the newest first.
+    #[arg(skip)]
+    pub oldest_first: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Only mentions of this brand.
+    #[arg(long)]
+    pub brand: Option<String>,
+    /// Only mentions from this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Published at or after: RFC 3339 or YYYY-MM-DD.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub since: Option<TimeArg>,
+    /// Published before: RFC 3339, or YYYY-MM-DD meaning up to the end of that day.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub until: Option<TimeArg>,
+    /// positive, neutral, negative, or unscored.
+    #[arg(long, value_parser = parse_label)]
+    pub label: Option<LabelFilter>,
+    /// ISO 639-1 language code.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Full-text search, as `query --search`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub search: Option<String>,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// IANA time zone of plain dates in --since and --until; default UTC.
+    #[arg(long, value_parser = parse_tz)]
+    pub timezone: Option<chrono_tz::Tz>,
+}
+
+/// `--since` / `--until`: an instant, or a date whose midnight depends on the time zone.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeArg {
+    Instant(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+impl TimeArg {
+    /// The instant meant: a date's start (or, with `end_of_day`, the next day's start) in `tz`.
+    pub fn resolve(self, tz: chrono_tz::Tz, end_of_day: bool) -> DateTime<Utc> {
+        match self {
+            TimeArg::Instant(t) => t,
+            TimeArg::Date(d) => {
+                let d = if end_of_day {
+                    d.succ_opt().unwrap_or(d)
+                } else {
+                    d
+                };
+                crate::series::bucket_start(
+                    crate::series::Granularity::Day,
+                    tz,
+                    // Noon is on the right local day whatever the offset.
+                    chrono::TimeZone::from_local_datetime(
+                        &tz,
+                        &d.and_hms_opt(12, 0, 0).expect("noon"),
+                    )
+                    .earliest()
+                    .map(|t| t.to_utc())
+                    .unwrap_or_else(|| d.and_hms_opt(12, 0, 0).expect("noon").and_utc()),
+                )
+                .to_utc()
+            }
+        }
+    }
+}
+
+fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(TimeArg::Instant(t.with_timezone(&Utc)));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(TimeArg::Date(d));
+    }
+    Err(format!(
+        "{s:?} is neither RFC 3339 (2026-03-01T09:30:00Z) nor a date (2026-03-01)"
+    ))
+}
+
+fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not an IANA time zone (Europe/Rome, America/New_York, UTC)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -251,10 +356,6 @@ fn parse_date_or_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String
 
 fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
     parse_date_or_time(s, false)
-}
-
-fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_date_or_time(s, true)
 }
 
 fn parse_label(s: &str) -> Result<LabelFilter, String> {
@@ -393,6 +494,27 @@ async fn run(cli: Cli) -> Result<u8> {
             max_line_bytes,
         } => ingest(&cli.config, &input, max_line_bytes as usize).await,
         Command::Query(args) => query(&cli.config, args).await,
+        Command::Export(args) => {
+            let args = QueryArgs {
+                brand: args.brand,
+                source: args.source,
+                since: args.since,
+                until: args.until,
+                label: args.label,
+                lang: args.lang,
+                search: args.search,
+                limit: 0,
+                format: match args.format {
+                    ExportFormat::Csv => OutputFormat::Csv,
+                    ExportFormat::Ndjson => OutputFormat::Ndjson,
+                },
+                group_by: None,
+                metric: crate::series::Metric::Count,
+                timezone: args.timezone,
+                oldest_first: true,
+            };
+            query(&cli.config, args).await
+        }
         Command::Sentiment {
             lang,
             engine,
@@ -483,7 +605,10 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             );
         }
     }
-    if let (Some(since), Some(until)) = (args.since, args.until) {
+    let tz = args.timezone.unwrap_or(chrono_tz::UTC);
+    let since = args.since.map(|t| t.resolve(tz, false));
+    let until = args.until.map(|t| t.resolve(tz, true));
+    if let (Some(since), Some(until)) = (since, until) {
         if since >= until {
             eprintln!(
                 "note: --since {} is not before --until {}: no mention can match",
@@ -497,14 +622,22 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
     let q = MentionQuery {
         brand: args.brand,
         source: args.source,
-        since: args.since,
-        until: args.until,
+        since,
+        until,
+        oldest_first: args.oldest_first,
         label: args.label,
         lang: args.lang,
         search: args.search,
         // One row more than asked tells whether the output was cut.
         limit: limit.map(|l| l + 1),
     };
+    if let Some(granularity) = args.group_by {
+        let quarters = store.quarter_hour_counts(&q).await?;
+        store.close().await;
+        let series = crate::series::build(&quarters, granularity, args.metric, tz, since, until)?;
+        write_series(&series, args.metric, args.format)?;
+        return Ok(0);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut writer = RowWriter::new(args.format, &mut out)?;
@@ -529,6 +662,60 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Writes a series: `bucket,<metric>` in CSV, `{"bucket": ..., "<metric>": ...}` objects in
+/// JSON and NDJSON, two columns in a table. An undefined value (a share of nothing) is an empty
+/// cell, `null` in JSON.
+fn write_series(
+    series: &[crate::series::Bucket],
+    metric: crate::series::Metric,
+    format: OutputFormat,
+) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let name = metric.name();
+    let number = |v: Option<f64>| match (v, metric) {
+        (None, _) => String::new(),
+        (Some(v), crate::series::Metric::Count) => format!("{v:.0}"),
+        (Some(v), crate::series::Metric::Net) => format!("{v:.1}"),
+        (Some(v), crate::series::Metric::NegativeShare) => format!("{v:.4}"),
+    };
+    let json_value = |v: Option<f64>| match v {
+        None => serde_json::Value::Null,
+        Some(v) if metric == crate::series::Metric::Count => serde_json::json!(v as u64),
+        Some(v) => serde_json::json!(v),
+    };
+    match format {
+        OutputFormat::Table => {
+            writeln!(out, "{:<26} {name}", "BUCKET")?;
+            for b in series {
+                writeln!(out, "{:<26} {}", b.label(), number(b.value))?;
+            }
+        }
+        OutputFormat::Csv => {
+            writeln!(out, "bucket,{name}")?;
+            for b in series {
+                writeln!(out, "{},{}", b.label(), number(b.value))?;
+            }
+        }
+        OutputFormat::Json => {
+            let rows: Vec<serde_json::Value> = series
+                .iter()
+                .map(|b| serde_json::json!({"bucket": b.label(), name: json_value(b.value)}))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Ndjson => {
+            for b in series {
+                let row = serde_json::json!({"bucket": b.label(), name: json_value(b.value)});
+                writeln!(out, "{row}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes rows in one of the output formats as they stream from the database.

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod scenario;
 pub mod schedule;
 pub mod sentiment;
+pub mod series;
 pub mod simulator;
 pub mod sources;
 pub mod store;

@@ -29,7 +29,7 @@ use crate::mention::{ScoredMention, format_time};
 pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, Silence};
 pub use digests::{DigestRun, NewDigestRun, RunState};
 pub use maintenance::{BackupError, Pruned};
-pub use query::{LabelFilter, MentionQuery, MentionRow, fts_query};
+pub use query::{LabelFilter, MentionQuery, MentionRow, QuarterCounts, fts_query};
 pub use sources::{PageCommit, SourceHealth, SourceStatus};
 
 #[derive(Debug, thiserror::Error)]

@@ -38,6 +38,8 @@ pub struct MentionQuery {
     pub search: Option<String>,
     /// `None` returns every row.
     pub limit: Option<u64>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
 }
 
 /// One (mention, brand) pair as analysts see it. A post linked to two brands gives two rows.
@@ -163,6 +165,12 @@ impl MentionQuery {
              JOIN mentions m ON m.id = mb.mention_id \
              JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
         );
+        self.push_filters(&mut qb)?;
+        Ok(self.build_rest(qb))
+    }
+
+    /// The filters, as `AND` clauses over `mb` (mention_brands), `m` (mentions), `b` (brands).
+    fn push_filters(&self, qb: &mut QueryBuilder<Sqlite>) -> Result<(), StoreError> {
         if let Some(brand) = &self.brand {
             qb.push(" AND b.name = ").push_bind(brand.clone());
         }
@@ -197,12 +205,20 @@ impl MentionQuery {
                 .push_bind(fts)
                 .push(")");
         }
-        qb.push(" ORDER BY mb.created_at DESC, m.id DESC, b.name");
+        Ok(())
+    }
+
+    fn build_rest(&self, mut qb: QueryBuilder<Sqlite>) -> QueryBuilder<Sqlite> {
+        if self.oldest_first {
+            qb.push(" ORDER BY mb.created_at, m.id, b.name");
+        } else {
+            qb.push(" ORDER BY mb.created_at DESC, m.id DESC, b.name");
+        }
         if let Some(limit) = self.limit {
             qb.push(" LIMIT ")
                 .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         }
-        Ok(qb)
+        qb
     }
 }
 
@@ -230,7 +246,64 @@ fn row_to_mention(row: &sqlx::sqlite::SqliteRow) -> Result<MentionRow, sqlx::Err
     })
 }
 
+/// The mentions of one quarter hour (UTC), by label: what series of any bucket size and time
+/// zone are summed from (every time zone's offset is a whole number of quarter hours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarterCounts {
+    pub start: DateTime<Utc>,
+    pub total: u64,
+    pub positive: u64,
+    pub neutral: u64,
+    pub negative: u64,
+}
+
 impl Store {
+    /// The mentions matching `query` (its limit aside) per quarter hour, oldest first. A post
+    /// of two brands counts once unless the query names a brand.
+    pub async fn quarter_hour_counts(
+        &self,
+        query: &MentionQuery,
+    ) -> Result<Vec<QuarterCounts>, StoreError> {
+        // `created_at` is fixed-width RFC 3339 (`2026-03-01T09:37:00.000Z`): its first 14
+        // characters and the minute rounded down to a quarter name the quarter hour.
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT q, count(*), \
+                    sum(label = 'positive'), sum(label = 'neutral'), sum(label = 'negative') \
+             FROM (SELECT DISTINCT m.id, m.label AS label, \
+                          substr(mb.created_at, 1, 14) \
+                          || printf('%02d', CAST(substr(mb.created_at, 15, 2) AS INTEGER) / 15 * 15) AS q \
+                   FROM mention_brands mb \
+                   JOIN mentions m ON m.id = mb.mention_id \
+                   JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
+        );
+        query.push_filters(&mut qb)?;
+        qb.push(") GROUP BY q ORDER BY q");
+        let rows = qb
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| map_search_error(e, query))?;
+        rows.iter()
+            .map(|r| {
+                let q: String = r.try_get(0)?;
+                let start = DateTime::parse_from_rfc3339(&format!("{q}:00Z"))
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+                    .to_utc();
+                let n = |i: usize| -> Result<u64, sqlx::Error> {
+                    Ok(r.try_get::<Option<i64>, _>(i)?.unwrap_or(0).max(0) as u64)
+                };
+                Ok(QuarterCounts {
+                    start,
+                    total: n(1)?,
+                    positive: n(2)?,
+                    neutral: n(3)?,
+                    negative: n(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// The negative mentions of `brand` published in [from, to), with their ids.
     pub async fn negative_mentions(
         &self,

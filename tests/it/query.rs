@@ -351,3 +351,128 @@ fn reading_commands_refuse_a_missing_database_and_create_nothing() {
     }
     assert!(!ws.path("typo").exists(), "the folder was created");
 }
+
+#[test]
+fn daily_series_include_empty_days_and_follow_the_time_zone() {
+    let ws = seeded();
+    let csv = |args: &[&str]| {
+        let mut all = vec!["query", "--format", "csv"];
+        all.extend_from_slice(args);
+        let out = ws.run(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(
+        csv(&["--brand", "Acme", "--group-by", "day"]),
+        "bucket,count\n\
+         2026-03-01T00:00:00Z,1\n2026-03-02T00:00:00Z,1\n2026-03-03T00:00:00Z,1\n\
+         2026-03-04T00:00:00Z,0\n2026-03-05T00:00:00Z,1\n2026-03-06T00:00:00Z,1\n"
+    );
+    // Without a brand, a post of two brands counts once.
+    assert_eq!(
+        csv(&["--group-by", "day"])
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        ["1", "1", "1", "1", "1", "1"]
+    );
+    // UTC+14: the posts of 10:00 UTC and later fall on the next local day.
+    assert_eq!(
+        csv(&[
+            "--brand",
+            "Acme",
+            "--group-by",
+            "day",
+            "--timezone",
+            "Pacific/Kiritimati"
+        ]),
+        "bucket,count\n\
+         2026-03-01T00:00:00+14:00,1\n2026-03-02T00:00:00+14:00,1\n2026-03-03T00:00:00+14:00,0\n\
+         2026-03-04T00:00:00+14:00,1\n2026-03-05T00:00:00+14:00,0\n2026-03-06T00:00:00+14:00,1\n\
+         2026-03-07T00:00:00+14:00,1\n"
+    );
+    // Plain dates are that zone's days; the range is every bucket in it, empty or not.
+    assert_eq!(
+        csv(&[
+            "--brand",
+            "Acme",
+            "--group-by",
+            "day",
+            "--timezone",
+            "Pacific/Kiritimati",
+            "--since",
+            "2026-03-02",
+            "--until",
+            "2026-03-03"
+        ]),
+        "bucket,count\n2026-03-02T00:00:00+14:00,1\n2026-03-03T00:00:00+14:00,0\n"
+    );
+    // The negative share: a complaint alone on its day is 1; a day without a scored mention
+    // has no share (an empty cell, null in JSON).
+    let share = csv(&[
+        "--brand",
+        "Acme",
+        "--group-by",
+        "day",
+        "--metric",
+        "negative_share",
+    ]);
+    let lines: Vec<&str> = share.lines().collect();
+    assert_eq!(lines[0], "bucket,negative_share");
+    assert_eq!(lines[1], "2026-03-01T00:00:00Z,1.0000");
+    assert_eq!(lines[4], "2026-03-04T00:00:00Z,");
+    let out = ws.run(&[
+        "query",
+        "--brand",
+        "Acme",
+        "--group-by",
+        "week",
+        "--metric",
+        "net",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["bucket"], "2026-02-23T00:00:00Z",
+        "weeks start on Monday"
+    );
+    assert_eq!(v[1]["bucket"], "2026-03-02T00:00:00Z");
+    let net = v[0]["net"].as_f64().unwrap();
+    assert!((-100.0..=100.0).contains(&net), "{v}");
+    let bad = ws.run(&["query", "--metric", "net"]);
+    assert_eq!(bad.status.code(), Some(2), "--metric needs --group-by");
+    let bad = ws.run(&["query", "--group-by", "day", "--timezone", "Mars/Olympus"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("IANA"), "{}", stderr(&bad));
+}
+
+#[test]
+fn export_streams_every_row_oldest_first() {
+    let ws = seeded();
+    let out = ws.run(&["export"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[2].to_string())
+        })
+        .collect();
+    assert_eq!(rows.len(), 7, "one row per (mention, brand), no limit");
+    assert_eq!(rows[0], ("1".to_string(), "Acme".to_string()));
+    assert_eq!(rows[6].0, "6");
+    let out = ws.run(&["export", "--format", "ndjson", "--brand", "Globex"]);
+    let ids: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["external_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["3", "4"]);
+}
