@@ -476,3 +476,44 @@ fn export_streams_every_row_oldest_first() {
         .collect();
     assert_eq!(ids, ["3", "4"]);
 }
+
+#[tokio::test]
+async fn the_daily_view_agrees_with_the_series() {
+    let ws = seeded();
+    let store = ws.store().await;
+    let rows: Vec<(String, i64, i64, Option<f64>)> = sqlx::query_as(
+        "SELECT day, sum(mentions), sum(negative), \
+                round(100.0 * (sum(positive) - sum(negative)) / nullif(sum(mentions - unscored), 0), 1) \
+         FROM daily_brand_sentiment WHERE brand = 'Acme' GROUP BY day ORDER BY day",
+    )
+    .fetch_all(store.reader())
+    .await
+    .unwrap();
+    store.close().await;
+    let out = ws.run(&[
+        "query",
+        "--brand",
+        "Acme",
+        "--group-by",
+        "day",
+        "--format",
+        "csv",
+    ]);
+    let series: Vec<(String, i64)> = stdout(&out)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (bucket, n) = l.split_once(',').unwrap();
+            let n: i64 = n.parse().unwrap();
+            (n > 0).then(|| (bucket[..10].to_string(), n))
+        })
+        .collect();
+    assert_eq!(
+        rows.iter()
+            .map(|(d, n, _, _)| (d.clone(), *n))
+            .collect::<Vec<_>>(),
+        series
+    );
+    assert_eq!(rows[0].2, 1, "the complaint of 1 March");
+    assert_eq!(rows[0].3, Some(-100.0));
+}
