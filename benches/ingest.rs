@@ -1,7 +1,7 @@
 //! `cargo bench --bench ingest`: the bulk-ingest figures of BENCHMARKS.md ("Ingest").
 //!
-//! Generates a deterministic file of short mentions (English and Italian, two brands, one line
-//! in twenty a repeat), then times, in the same run:
+//! Generates a deterministic file of short mentions (`mentiond generate`: English and Italian,
+//! two brands, one line in twenty a repeat), then times, in the same run:
 //! 1. `mentiond ingest` (the release binary: parse, normalise, match, detect the language,
 //!    score, store with full-text index);
 //! 2. the same job as a short Python program (`tools/ingest_reference.py python`: json,
@@ -18,75 +18,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-const EN: &[&str] = &[
-    "my order from {b} arrived late again and support never answered",
-    "{b} charged me twice this month, still waiting for the refund",
-    "loving the new {b} blend, best coffee in town",
-    "is {b} open on sundays? asking for a friend",
-    "the {b} app keeps crashing when I pay",
-    "great service at {b} today, thanks to the staff",
-    "picked up a bag of {b} beans on the way home",
-    "{b} support was quick and friendly, problem solved",
-];
-const IT: &[&str] = &[
-    "ordine {b} arrivato in ritardo, nessuna risposta dal servizio clienti",
-    "il nuovo caffè di {b} è buonissimo, lo consiglio",
-    "{b} mi ha addebitato due volte, aspetto ancora il rimborso",
-    "oggi da {b} servizio gentile e veloce, grazie",
-    "l'app di {b} non funziona più dopo l'aggiornamento",
-];
-const TAILS: &[&str] = &[
-    "",
-    " #coffee",
-    " (third time this week)",
-    " really",
-    " 🙄",
-    " ☕",
-    " @friend",
-    " https://example.org/p/1",
-];
-
-/// A deterministic stream of `n` mention lines.
+/// The deterministic stream of `mentiond generate` (two brands, a year).
 fn generate(path: &Path, n: usize) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
+    let spec = mentiond::generate::Spec {
+        mentions: n,
+        brands: 2,
+        start: chrono::Utc::now() - chrono::Duration::days(366),
+        days: 365,
+        seed: 1,
     };
-    let start = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
-        .unwrap()
-        .to_utc();
-    for i in 0..n {
-        let r = next();
-        // One line in twenty repeats an earlier post (a re-export, an overlapping query).
-        let id = if i > 100 && r % 20 == 0 {
-            (r >> 8) as usize % i
-        } else {
-            i
-        };
-        let (texts, lang, brand) = if r % 3 == 0 {
-            (IT, "it", "Caffè Aurora")
-        } else {
-            (EN, "en", "Acme")
-        };
-        let text = texts[(r >> 16) as usize % texts.len()].replace("{b}", brand)
-            + TAILS[(r >> 24) as usize % TAILS.len()]
-            + &format!(" {}", i % 997);
-        let at = start + chrono::Duration::seconds(id as i64 * 7);
-        let source = ["mastodon", "bluesky", "reddit"][id % 3];
-        let line = serde_json::json!({
-            "source": source,
-            "external_id": format!("post-{id}"),
-            "text": text,
-            "author": format!("user{}", (r >> 32) % 5000),
-            "lang": lang,
-            "created_at": at.to_rfc3339(),
-        });
-        writeln!(out, "{line}").unwrap();
-    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    mentiond::generate::write_mentions(&spec, &mut out).unwrap();
+    out.flush().unwrap();
 }
 
 fn python_reference(mode: &str, input: &Path, db: &Path) -> Result<f64, String> {
@@ -120,9 +63,10 @@ fn main() {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
-        "[storage]\nurl = \"sqlite://mentiond.db\"\n\n\
-         [[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n\n\
-         [[brands]]\nname = \"Caffè Aurora\"\nkeywords = [\"caffè aurora\"]\n",
+        format!(
+            "[storage]\nurl = \"sqlite://mentiond.db\"\n\n{}",
+            mentiond::generate::brands_config(2)
+        ),
     )
     .unwrap();
 

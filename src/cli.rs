@@ -113,6 +113,22 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Write a deterministic stream of generated mentions as JSONL on stdout (for benchmarks
+    /// and load tests); the config is not read. Brands: Acme, Caffè Aurora, Brand 3, ...
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        mentions: usize,
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        brands: u16,
+        /// Days the posts spread over, ending yesterday unless --start is given.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        start: Option<NaiveDate>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write a consistent copy of the live database (safe while the daemon runs).
     Backup {
         /// The copy to write (a SQLite file).
@@ -494,6 +510,39 @@ async fn run(cli: Cli) -> Result<u8> {
             max_line_bytes,
         } => ingest(&cli.config, &input, max_line_bytes as usize).await,
         Command::Query(args) => query(&cli.config, args).await,
+        Command::Generate {
+            mentions,
+            brands,
+            days,
+            start,
+            seed,
+        } => {
+            let start = match start {
+                Some(d) => d.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+                None => {
+                    let today = Utc::now().date_naive();
+                    (today - chrono::Duration::days(i64::from(days)))
+                        .and_hms_opt(0, 0, 0)
+                        .expect("midnight")
+                        .and_utc()
+                }
+            };
+            let spec = crate::generate::Spec {
+                mentions,
+                brands: usize::from(brands),
+                start,
+                days,
+                seed,
+            };
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            match crate::generate::write_mentions(&spec, &mut out).and_then(|()| out.flush()) {
+                Ok(()) => Ok(0),
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Export(args) => {
             let args = QueryArgs {
                 brand: args.brand,

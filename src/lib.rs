@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod demo;
 pub mod detect;
 pub mod digest;
+pub mod generate;
 pub mod matcher;
 pub mod mention;
 pub mod notify;
