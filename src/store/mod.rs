@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Row, Sqlite, Transaction};
 
 use crate::config::DatabaseLocation;
 use crate::mention::{ScoredMention, format_time};
@@ -206,7 +206,9 @@ impl Store {
             .filename(path)
             .read_only(true)
             .immutable(immutable)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A long export is not a warning: sqlx would log every statement over a second.
+            .disable_statement_logging();
         let pool = |n| {
             SqlitePoolOptions::new()
                 .max_connections(n)
