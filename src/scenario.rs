@@ -3,8 +3,8 @@
 //! positive launches, volume surges and bot bursts are injected, each recorded as ground truth.
 //! Deterministic: a scenario and a seed give the same stream on every machine.
 //!
-//! `cargo bench --bench detection` runs the scenario families of BENCHMARKS.md; `mentiond
-//! simulate` writes a stream as JSONL for `mentiond backtest`.
+//! `cargo bench --bench detection` runs the scenario families of BENCHMARKS.md. (Bulk streams
+//! for load tests, without ground truth: `mentiond generate`, `src/generate.rs`.)
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serialize;
