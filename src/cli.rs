@@ -196,6 +196,10 @@ pub struct QueryArgs {
     /// IANA time zone of the buckets and of plain dates (Europe/Rome); default UTC.
     #[arg(long, value_parser = parse_tz)]
     pub timezone: Option<chrono_tz::Tz>,
+    /// Only mentions about this touchpoint (a name from [[touchpoints]], in English or Italian:
+    /// delivery, billing, consegna...).
+    #[arg(long)]
+    pub touchpoint: Option<String>,
     /// Oldest first (what `export` asks for); `query` shows the newest first.
     #[arg(skip)]
     pub oldest_first: bool,
@@ -230,6 +234,9 @@ pub struct ExportArgs {
     /// Full-text search, as `query --search`.
     #[arg(long, allow_hyphen_values = true)]
     pub search: Option<String>,
+    /// Only mentions about this touchpoint, as `query --touchpoint`.
+    #[arg(long)]
+    pub touchpoint: Option<String>,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
     /// IANA time zone of plain dates in --since and --until; default UTC.
@@ -560,6 +567,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 group_by: None,
                 metric: crate::series::Metric::Count,
                 timezone: args.timezone,
+                touchpoint: args.touchpoint,
                 oldest_first: true,
             };
             query(&cli.config, args).await
@@ -654,6 +662,38 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             );
         }
     }
+    // A touchpoint is found by its keywords, in mentiond, as the digests find it: the rows are
+    // filtered as they stream (and a series is summed from them).
+    let touchpoint = match &args.touchpoint {
+        None => None,
+        Some(name) => {
+            let found = config.touchpoints.iter().find(|t| {
+                t.name.eq_ignore_ascii_case(name)
+                    || t.name_it
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            });
+            match found {
+                Some(t) => Some(crate::digest::touchpoints::TouchpointMatcher::new(
+                    std::slice::from_ref(t),
+                )),
+                None => {
+                    let known: Vec<&str> =
+                        config.touchpoints.iter().map(|t| t.name.as_str()).collect();
+                    eprintln!(
+                        "error: no touchpoint {name:?} in {}; known: {}",
+                        config_path.display(),
+                        if known.is_empty() {
+                            "none (touchpoints = [])".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    );
+                    return Ok(2);
+                }
+            }
+        }
+    };
     let tz = args.timezone.unwrap_or(chrono_tz::UTC);
     let since = args.since.map(|t| t.resolve(tz, false));
     let until = args.until.map(|t| t.resolve(tz, true));
@@ -668,6 +708,9 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
     }
     let store = open_store_for_reading(&config, config_path).await?;
     let limit = (args.limit > 0).then_some(args.limit);
+    // With a touchpoint the database cannot count or cut: every row of the other filters is
+    // read and the limit applied here.
+    let sql_limit = if touchpoint.is_some() { None } else { limit };
     let q = MentionQuery {
         brand: args.brand,
         source: args.source,
@@ -678,10 +721,13 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
         lang: args.lang,
         search: args.search,
         // One row more than asked tells whether the output was cut.
-        limit: limit.map(|l| l + 1),
+        limit: sql_limit.map(|l| l + 1),
     };
     if let Some(granularity) = args.group_by {
-        let quarters = store.quarter_hour_counts(&q).await?;
+        let quarters = match &touchpoint {
+            None => store.quarter_hour_counts(&q).await?,
+            Some(matcher) => touchpoint_quarters(&store, &q, matcher).await?,
+        };
         store.close().await;
         let series = crate::series::build(&quarters, granularity, args.metric, tz, since, until)?;
         write_series(&series, args.metric, args.format)?;
@@ -694,6 +740,12 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
     let mut truncated = false;
     store
         .query_each(&q, |row| {
+            if touchpoint
+                .as_ref()
+                .is_some_and(|m| m.classify(&row.text) == 0)
+            {
+                return Ok(());
+            }
             if limit.is_some_and(|l| shown >= l) {
                 truncated = true;
                 return Ok(());
@@ -711,6 +763,54 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Counts per quarter hour of the mentions about a touchpoint (each post once, as the store's
+/// own counts).
+async fn touchpoint_quarters(
+    store: &crate::store::Store,
+    q: &MentionQuery,
+    matcher: &crate::digest::touchpoints::TouchpointMatcher,
+) -> Result<Vec<crate::store::QuarterCounts>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut quarters: std::collections::BTreeMap<DateTime<Utc>, crate::store::QuarterCounts> =
+        Default::default();
+    store
+        .query_each(q, |row| {
+            if matcher.classify(&row.text) == 0
+                || !seen.insert((row.source.clone(), row.external_id.clone()))
+            {
+                return Ok(());
+            }
+            let Ok(at) = DateTime::parse_from_rfc3339(&row.created_at) else {
+                return Ok(());
+            };
+            use chrono::Timelike;
+            let at = at.to_utc();
+            let start = at
+                - chrono::Duration::minutes(i64::from(at.minute() % 15))
+                - chrono::Duration::seconds(i64::from(at.second()))
+                - chrono::Duration::nanoseconds(i64::from(at.nanosecond()));
+            let c = quarters
+                .entry(start)
+                .or_insert(crate::store::QuarterCounts {
+                    start,
+                    total: 0,
+                    positive: 0,
+                    neutral: 0,
+                    negative: 0,
+                });
+            c.total += 1;
+            match row.label.as_deref() {
+                Some("positive") => c.positive += 1,
+                Some("neutral") => c.neutral += 1,
+                Some("negative") => c.negative += 1,
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(quarters.into_values().collect())
 }
 
 /// Writes a series: `bucket,<metric>` in CSV, `{"bucket": ..., "<metric>": ...}` objects in

@@ -517,3 +517,64 @@ async fn the_daily_view_agrees_with_the_series() {
     assert_eq!(rows[0].2, 1, "the complaint of 1 March");
     assert_eq!(rows[0].3, Some(-100.0));
 }
+
+#[test]
+fn touchpoints_filter_rows_series_and_exports() {
+    let ws = seeded();
+    // delivery: "delivery", "shipped", "consegna" (the Italian name works too).
+    assert_eq!(
+        ids(&ws, &["--touchpoint", "delivery"]),
+        ["5:Acme", "3:Acme", "3:Globex", "1:Acme"]
+    );
+    assert_eq!(
+        ids(&ws, &["--touchpoint", "Consegna", "--brand", "Acme"]),
+        ["5:Acme", "3:Acme", "1:Acme"]
+    );
+    let out = ws.run(&[
+        "query",
+        "--touchpoint",
+        "delivery",
+        "--limit",
+        "1",
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(stdout(&out).lines().count(), 1);
+    assert!(stderr(&out).contains("more match"), "{}", stderr(&out));
+    let out = ws.run(&[
+        "query",
+        "--touchpoint",
+        "delivery",
+        "--group-by",
+        "day",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "bucket,count\n2026-03-01T00:00:00Z,1\n2026-03-02T00:00:00Z,0\n\
+         2026-03-03T00:00:00Z,1\n2026-03-04T00:00:00Z,0\n2026-03-05T00:00:00Z,1\n",
+        "a post of two brands counts once"
+    );
+    let out = ws.run(&["export", "--touchpoint", "billing", "--format", "ndjson"]);
+    let exported: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["external_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        exported.starts_with(&["1".to_string(), "3".to_string()]),
+        "refunds, oldest first: {exported:?}"
+    );
+    let out = ws.run(&["query", "--touchpoint", "teleportation"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("known: delivery, billing"),
+        "{}",
+        stderr(&out)
+    );
+}
