@@ -159,6 +159,27 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Maximum rows (up to 1,000,000,000); 0 for all.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub limit: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// A series instead of rows: one value per hour, day or week, empty buckets included.
+    #[arg(long, value_enum)]
+    pub group_by: Option<crate::series::Granularity>,
+    /// What a series counts: mentions, net sentiment (−100 to 100) or the negative share.
+    #[arg(long, value_enum, default_value_t = crate::series::Metric::Count, requires = "group_by")]
+    pub metric: crate::series::Metric,
+    /// Oldest first (what `export` asks for); `query` shows the newest first.
+    #[arg(skip)]
+    pub oldest_first: bool,
+}
+
+/// The filters `query` and `export` share; they combine with AND.
+#[derive(Debug, clap::Args)]
+pub struct Filters {
     /// Only mentions of this brand (case-insensitive).
     #[arg(long)]
     pub brand: Option<String>,
@@ -182,27 +203,13 @@ pub struct QueryArgs {
     /// `OR` between two terms.
     #[arg(long, allow_hyphen_values = true)]
     pub search: Option<String>,
-    /// Maximum rows (up to 1,000,000,000); 0 for all.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
-    pub limit: u64,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
-    /// A series instead of rows: one value per hour, day or week, empty buckets included.
-    #[arg(long, value_enum)]
-    pub group_by: Option<crate::series::Granularity>,
-    /// What a series counts: mentions, net sentiment (−100 to 100) or the negative share.
-    #[arg(long, value_enum, default_value_t = crate::series::Metric::Count, requires = "group_by")]
-    pub metric: crate::series::Metric,
-    /// IANA time zone of the buckets and of plain dates (Europe/Rome); default UTC.
-    #[arg(long, value_parser = parse_tz)]
-    pub timezone: Option<chrono_tz::Tz>,
     /// Only mentions about this touchpoint (a name from [[touchpoints]], in English or Italian:
     /// delivery, billing, consegna...).
     #[arg(long)]
     pub touchpoint: Option<String>,
-    /// Oldest first (what `export` asks for); `query` shows the newest first.
-    #[arg(skip)]
-    pub oldest_first: bool,
+    /// IANA time zone of series buckets and of plain dates (Europe/Rome); default UTC.
+    #[arg(long, value_parser = parse_tz)]
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,35 +220,10 @@ pub enum ExportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// Only mentions of this brand.
-    #[arg(long)]
-    pub brand: Option<String>,
-    /// Only mentions from this source.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Published at or after: RFC 3339 or YYYY-MM-DD.
-    #[arg(long, value_parser = parse_time_arg)]
-    pub since: Option<TimeArg>,
-    /// Published before: RFC 3339, or YYYY-MM-DD meaning up to the end of that day.
-    #[arg(long, value_parser = parse_time_arg)]
-    pub until: Option<TimeArg>,
-    /// positive, neutral, negative, or unscored.
-    #[arg(long, value_parser = parse_label)]
-    pub label: Option<LabelFilter>,
-    /// ISO 639-1 language code.
-    #[arg(long)]
-    pub lang: Option<String>,
-    /// Full-text search, as `query --search`.
-    #[arg(long, allow_hyphen_values = true)]
-    pub search: Option<String>,
-    /// Only mentions about this touchpoint, as `query --touchpoint`.
-    #[arg(long)]
-    pub touchpoint: Option<String>,
+    #[command(flatten)]
+    pub filters: Filters,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
-    /// IANA time zone of plain dates in --since and --until; default UTC.
-    #[arg(long, value_parser = parse_tz)]
-    pub timezone: Option<chrono_tz::Tz>,
 }
 
 /// `--since` / `--until`: an instant, or a date whose midnight depends on the time zone.
@@ -552,13 +534,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Export(args) => {
             let args = QueryArgs {
-                brand: args.brand,
-                source: args.source,
-                since: args.since,
-                until: args.until,
-                label: args.label,
-                lang: args.lang,
-                search: args.search,
+                filters: args.filters,
                 limit: 0,
                 format: match args.format {
                     ExportFormat::Csv => OutputFormat::Csv,
@@ -566,8 +542,6 @@ async fn run(cli: Cli) -> Result<u8> {
                 },
                 group_by: None,
                 metric: crate::series::Metric::Count,
-                timezone: args.timezone,
-                touchpoint: args.touchpoint,
                 oldest_first: true,
             };
             query(&cli.config, args).await
@@ -650,8 +624,9 @@ async fn ingest(config_path: &Path, input: &str, max_line: usize) -> Result<u8> 
 }
 
 async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
+    let filters = args.filters;
     let config = load_config(config_path)?;
-    if let Some(brand) = &args.brand {
+    if let Some(brand) = &filters.brand {
         if !config
             .brands
             .iter()
@@ -664,7 +639,7 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
     }
     // A touchpoint is found by its keywords, in mentiond, as the digests find it: the rows are
     // filtered as they stream (and a series is summed from them).
-    let touchpoint = match &args.touchpoint {
+    let touchpoint = match &filters.touchpoint {
         None => None,
         Some(name) => {
             let found = config.touchpoints.iter().find(|t| {
@@ -694,9 +669,9 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
             }
         }
     };
-    let tz = args.timezone.unwrap_or(chrono_tz::UTC);
-    let since = args.since.map(|t| t.resolve(tz, false));
-    let until = args.until.map(|t| t.resolve(tz, true));
+    let tz = filters.timezone.unwrap_or(chrono_tz::UTC);
+    let since = filters.since.map(|t| t.resolve(tz, false));
+    let until = filters.until.map(|t| t.resolve(tz, true));
     if let (Some(since), Some(until)) = (since, until) {
         if since >= until {
             eprintln!(
@@ -712,14 +687,14 @@ async fn query(config_path: &Path, args: QueryArgs) -> Result<u8> {
     // read and the limit applied here.
     let sql_limit = if touchpoint.is_some() { None } else { limit };
     let q = MentionQuery {
-        brand: args.brand,
-        source: args.source,
+        brand: filters.brand,
+        source: filters.source,
         since,
         until,
         oldest_first: args.oldest_first,
-        label: args.label,
-        lang: args.lang,
-        search: args.search,
+        label: filters.label,
+        lang: filters.lang,
+        search: filters.search,
         // One row more than asked tells whether the output was cut.
         limit: sql_limit.map(|l| l + 1),
     };
