@@ -42,7 +42,8 @@ fn nab() {
         detect_csv(
             std::io::BufReader::new(input),
             output,
-            DetectorParams::default(),
+            // What `mentiond detect` runs.
+            DetectorParams::for_counts_only(),
         )
         .unwrap();
     }
