@@ -323,14 +323,13 @@ fn emails(dir: &Path, kind: &str) -> Vec<PathBuf> {
 }
 
 async fn stored(store: &crate::store::Store) -> BTreeMap<(String, String), i64> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT b.name, m.source, count(*) FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
-         JOIN brands b ON b.id = mb.brand_id GROUP BY b.name, m.source ORDER BY b.name, m.source",
-    )
-    .fetch_all(store.reader())
-    .await
-    .unwrap_or_default();
-    rows.into_iter().map(|(b, s, n)| ((b, s), n)).collect()
+    store
+        .mentions_per_brand_and_source()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(b, s, n)| ((b, s), n))
+        .collect()
 }
 
 fn say(start: Instant, what: &str) {

