@@ -170,6 +170,27 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMessage, sqlx::
 const ALERT_COLUMNS: &str = "id, brand, fired_at, bucket_at, window_start, window_end, observed, expected, p_value, \
      p_threshold, threshold_rule, window_total, usual_share, severe, worst, state, resolved_at, silenced";
 
+// The detector's and the sender's queries, run every minute or so; their plans are checked in
+// `store/plans.rs`.
+pub(super) const BURST_PROFILE_SQL: &str = "SELECT m.author, m.text \
+     FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+     JOIN brands br ON br.id = mb.brand_id \
+     WHERE br.name = ? AND mb.created_at >= ? AND mb.created_at < ? AND m.label = 'negative' \
+     LIMIT 20000";
+/// From the few mentions stored since, never from the brand's whole history: as a join the
+/// planner would rather walk the brand's mentions.
+pub(super) const LATE_ARRIVAL_SQL: &str = "SELECT 1 FROM mentions m WHERE m.ingested_at > ?1 AND EXISTS ( \
+     SELECT 1 FROM mention_brands mb WHERE mb.mention_id = m.id AND mb.created_at < ?3 \
+     AND mb.brand_id = (SELECT id FROM brands WHERE name = ?2)) LIMIT 1";
+pub(super) const BUCKET_COUNTS_SQL: &str = "SELECT (CAST(strftime('%s', mb.created_at) AS INTEGER) / ?1) * ?1 AS b, \
+     coalesce(sum(m.label = 'negative'), 0), count(*) \
+     FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+     JOIN brands br ON br.id = mb.brand_id \
+     WHERE br.name = ?2 AND mb.created_at >= ?3 AND mb.created_at < ?4 \
+     GROUP BY b ORDER BY b";
+pub(super) const DUE_MESSAGES_SQL: &str = "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 \
+     AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at, id LIMIT ?2";
+
 impl Store {
     /// Who wrote the negative mentions of `brand` published in [from, to): the burst
     /// filter's input (at most 20,000 mentions are read).
@@ -179,18 +200,12 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<crate::detect::Burst, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.author, m.text \
-             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
-             JOIN brands br ON br.id = mb.brand_id \
-             WHERE br.name = ? AND mb.created_at >= ? AND mb.created_at < ? AND m.label = 'negative' \
-             LIMIT 20000",
-        )
-        .bind(brand)
-        .bind(format_time(&from))
-        .bind(format_time(&to))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(BURST_PROFILE_SQL)
+            .bind(brand)
+            .bind(format_time(&from))
+            .bind(format_time(&to))
+            .fetch_all(&self.reader)
+            .await?;
         let posts: Vec<(Option<String>, String)> = rows
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -208,18 +223,12 @@ impl Store {
         ingested_after: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            // From the few mentions stored since, never from the brand's whole history: as a
-            // join the planner would rather walk the brand's mentions.
-            "SELECT 1 FROM mentions m WHERE m.ingested_at > ?1 AND EXISTS ( \
-             SELECT 1 FROM mention_brands mb WHERE mb.mention_id = m.id AND mb.created_at < ?3 \
-             AND mb.brand_id = (SELECT id FROM brands WHERE name = ?2)) LIMIT 1",
-        )
-        .bind(format_time(&ingested_after))
-        .bind(brand)
-        .bind(format_time(&created_before))
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(LATE_ARRIVAL_SQL)
+            .bind(format_time(&ingested_after))
+            .bind(brand)
+            .bind(format_time(&created_before))
+            .fetch_optional(&self.reader)
+            .await?;
         Ok(row.is_some())
     }
 
@@ -232,20 +241,13 @@ impl Store {
         to: DateTime<Utc>,
         bucket: i64,
     ) -> Result<Vec<BucketCount>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT (CAST(strftime('%s', mb.created_at) AS INTEGER) / ?1) * ?1 AS b, \
-             coalesce(sum(m.label = 'negative'), 0), count(*) \
-             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
-             JOIN brands br ON br.id = mb.brand_id \
-             WHERE br.name = ?2 AND mb.created_at >= ?3 AND mb.created_at < ?4 \
-             GROUP BY b ORDER BY b",
-        )
-        .bind(bucket)
-        .bind(brand)
-        .bind(format_time(&from))
-        .bind(format_time(&to))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(BUCKET_COUNTS_SQL)
+            .bind(bucket)
+            .bind(brand)
+            .bind(format_time(&from))
+            .bind(format_time(&to))
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(BucketCount {
@@ -401,14 +403,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let now = format_time(&now);
-        let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 \
-             AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at, id LIMIT ?2",
-        )
-        .bind(&now)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
+        let rows = sqlx::query(DUE_MESSAGES_SQL)
+            .bind(&now)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
         rows.iter()
             .map(message_from_row)
             .collect::<Result<_, sqlx::Error>>()

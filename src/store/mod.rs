@@ -8,6 +8,8 @@
 mod alerts;
 mod digests;
 mod maintenance;
+#[cfg(test)]
+mod plans;
 mod query;
 mod sources;
 

@@ -208,6 +208,35 @@ impl MentionQuery {
         Ok(())
     }
 
+    /// The per-quarter-hour counts of [`Store::quarter_hour_counts`].
+    fn series_builder(&self) -> Result<QueryBuilder<Sqlite>, StoreError> {
+        // `created_at` is fixed-width RFC 3339 (`2026-03-01T09:37:00.000Z`): its first 14
+        // characters and the minute rounded down to a quarter name the quarter hour.
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT q, count(*), \
+                    sum(label = 'positive'), sum(label = 'neutral'), sum(label = 'negative') \
+             FROM (SELECT DISTINCT m.id, m.label AS label, \
+                          substr(mb.created_at, 1, 14) \
+                          || printf('%02d', CAST(substr(mb.created_at, 15, 2) AS INTEGER) / 15 * 15) AS q \
+                   FROM mention_brands mb \
+                   JOIN mentions m ON m.id = mb.mention_id \
+                   JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
+        );
+        self.push_filters(&mut qb)?;
+        qb.push(") GROUP BY q ORDER BY q");
+        Ok(qb)
+    }
+
+    #[cfg(test)]
+    pub(super) fn list_sql(&self) -> String {
+        self.build().expect("query").into_string()
+    }
+
+    #[cfg(test)]
+    pub(super) fn series_sql(&self) -> String {
+        self.series_builder().expect("query").into_string()
+    }
+
     fn build_rest(&self, mut qb: QueryBuilder<Sqlite>) -> QueryBuilder<Sqlite> {
         // `mb.created_at` is a copy of `m.created_at`: with a brand, the (brand, time) index
         // gives the order; without, the mentions' time index does (a third faster on a
@@ -285,21 +314,8 @@ impl Store {
         &self,
         query: &MentionQuery,
     ) -> Result<Vec<QuarterCounts>, StoreError> {
-        // `created_at` is fixed-width RFC 3339 (`2026-03-01T09:37:00.000Z`): its first 14
-        // characters and the minute rounded down to a quarter name the quarter hour.
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT q, count(*), \
-                    sum(label = 'positive'), sum(label = 'neutral'), sum(label = 'negative') \
-             FROM (SELECT DISTINCT m.id, m.label AS label, \
-                          substr(mb.created_at, 1, 14) \
-                          || printf('%02d', CAST(substr(mb.created_at, 15, 2) AS INTEGER) / 15 * 15) AS q \
-                   FROM mention_brands mb \
-                   JOIN mentions m ON m.id = mb.mention_id \
-                   JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
-        );
-        query.push_filters(&mut qb)?;
-        qb.push(") GROUP BY q ORDER BY q");
-        let rows = qb
+        let rows = query
+            .series_builder()?
             .build()
             .fetch_all(&self.reader)
             .await

@@ -1,0 +1,156 @@
+//! The hot queries' plans, read with `EXPLAIN QUERY PLAN` on a real SQLite file holding data
+//! and no statistics (what every install has: mentiond never runs ANALYZE). Each must reach
+//! its rows through the index it was written for, never by scanning a whole table: a schema or
+//! query change that loses an index fails here, not on an analyst's million rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::Store;
+use super::query::MentionQuery;
+
+/// The plan's lines (`detail` column) for `sql`, every parameter bound to a string (a plan
+/// does not depend on the values).
+async fn plan(store: &Store, sql: &str) -> Vec<String> {
+    plan_on(&store.reader, sql).await
+}
+
+async fn plan_on(pool: &sqlx::SqlitePool, sql: &str) -> Vec<String> {
+    // `?1`..`?9` numbered parameters, or plain `?` ones.
+    let numbered = (1..=9).rev().find(|n| sql.contains(&format!("?{n}")));
+    let binds = numbered.unwrap_or_else(|| sql.matches('?').count());
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+    for _ in 0..binds {
+        q = q.bind("2026-01-05T00:00:00.000Z");
+    }
+    let rows = q.fetch_all(pool).await.expect("explain");
+    rows.iter()
+        .map(|r| r.get::<String, _>(3))
+        .collect::<Vec<_>>()
+}
+
+/// Lines that read a whole table: not a virtual table's own index, not the rows of a
+/// subquery (`SCAN (subquery-1)`), which are already the filtered ones.
+fn full_scans(plan: &[String]) -> Vec<&String> {
+    plan.iter()
+        .filter(|d| {
+            d.starts_with("SCAN ")
+                && !d.starts_with("SCAN (")
+                && !d.contains(" USING ")
+                && !d.contains("VIRTUAL TABLE")
+        })
+        .collect()
+}
+
+fn uses(plan: &[String], index: &str) -> bool {
+    plan.iter().any(|d| d.contains(index))
+}
+
+async fn store_with_mentions() -> (tempfile::TempDir, Store) {
+    use crate::scenario::{BrandSpec, Scenario, generate};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(&dir.path().join("plans.db"))
+        .await
+        .expect("store");
+    let brand = |name: &str| BrandSpec {
+        name: name.into(),
+        negatives_per_day: 30.0,
+        negative_share: 0.3,
+        italian: 0.3,
+    };
+    let scenario = Scenario {
+        name: "plans".into(),
+        start: 1_767_571_200,
+        days: 3,
+        brands: vec![brand("Acme"), brand("Zentel")],
+        events: vec![],
+        growth: 0.0,
+        late_share: 0.0,
+        daily_noise: 0.0,
+    };
+    let mentions = generate(&scenario, 7).scored();
+    assert!(mentions.len() > 300);
+    for chunk in mentions.chunks(500) {
+        store.insert_batch(chunk).await.expect("insert");
+    }
+    (dir, store)
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+#[tokio::test]
+async fn analysts_queries_read_a_brand_through_its_time_index() {
+    let (_dir, store) = store_with_mentions().await;
+    let brand_range = MentionQuery {
+        brand: Some("Acme".into()),
+        since: Some(t("2026-01-05T00:00:00Z")),
+        until: Some(t("2026-01-06T00:00:00Z")),
+        limit: Some(100),
+        ..MentionQuery::default()
+    };
+    for (what, sql) in [
+        ("rows", brand_range.list_sql()),
+        ("series", brand_range.series_sql()),
+        (
+            "rows of one label",
+            MentionQuery {
+                label: Some(super::LabelFilter::Is(crate::mention::Label::Negative)),
+                ..brand_range.clone()
+            }
+            .list_sql(),
+        ),
+    ] {
+        let p = plan(&store, &sql).await;
+        assert!(uses(&p, "mention_brands_brand_time"), "{what}: {p:?}");
+        assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
+    }
+    // A search without a brand starts from the full-text index and fetches the hits by id.
+    let search = MentionQuery {
+        search: Some("refund".into()),
+        limit: Some(100),
+        ..MentionQuery::default()
+    };
+    let p = plan(&store, &search.list_sql()).await;
+    assert!(uses(&p, "mentions_fts"), "{p:?}");
+    assert!(full_scans(&p).is_empty(), "{p:?}");
+}
+
+#[tokio::test]
+async fn the_detector_and_the_outbox_read_through_their_indexes() {
+    let (_dir, store) = store_with_mentions().await;
+    for (what, sql, index) in [
+        (
+            "bucket counts",
+            super::alerts::BUCKET_COUNTS_SQL,
+            "mention_brands_brand_time",
+        ),
+        (
+            "burst profile",
+            super::alerts::BURST_PROFILE_SQL,
+            "mention_brands_brand_time",
+        ),
+        (
+            "late arrivals",
+            super::alerts::LATE_ARRIVAL_SQL,
+            "mentions_ingested_at",
+        ),
+        (
+            "due messages",
+            super::alerts::DUE_MESSAGES_SQL,
+            "outbox_due",
+        ),
+    ] {
+        let p = plan(&store, sql).await;
+        assert!(uses(&p, index), "{what}: {p:?}");
+        assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
+    }
+    // The check can fail: without its index the late-arrival query walks every mention.
+    sqlx::query("DROP INDEX mentions_ingested_at")
+        .execute(&store.writer)
+        .await
+        .expect("drop");
+    let p = plan_on(&store.writer, super::alerts::LATE_ARRIVAL_SQL).await;
+    assert!(!full_scans(&p).is_empty(), "{p:?}");
+}
