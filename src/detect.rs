@@ -20,7 +20,8 @@
 //!     z-score would be meaningless there) whose dispersion is learned per window length from
 //!     ordinary windows (not surprising, not during a surge) as a ratio of sums, which weighs
 //!     each window by its expectation squared; the smallest p-value times a calibrated
-//!     multiplicity factor is the bucket's. The exact tail scales the needed excess with the brand's own rate: 4
+//!     multiplicity factor is the bucket's. The exact tail scales the needed excess with the
+//!     brand's own rate: 4
 //!     complaints where 0.3 are usual is as telling as 40 where 15 are.
 //!   - **Negative share**: when the total volume of mentions is given and the window's other
 //!     (non-negative) mentions are clearly above their usual number, the window must also be

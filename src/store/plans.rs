@@ -42,8 +42,11 @@ fn full_scans(plan: &[String]) -> Vec<&String> {
         .collect()
 }
 
-fn uses(plan: &[String], index: &str) -> bool {
-    plan.iter().any(|d| d.contains(index))
+/// Asserts that `sql` reaches its rows through `index` and scans no whole table.
+async fn assert_indexed(store: &Store, what: &str, sql: &str, index: &str) {
+    let p = plan(store, sql).await;
+    assert!(p.iter().any(|d| d.contains(index)), "{what}: {p:?}");
+    assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
 }
 
 async fn store_with_mentions() -> (tempfile::TempDir, Store) {
@@ -90,67 +93,43 @@ async fn analysts_queries_read_a_brand_through_its_time_index() {
         limit: Some(100),
         ..MentionQuery::default()
     };
-    for (what, sql) in [
-        ("rows", brand_range.list_sql()),
-        ("series", brand_range.series_sql()),
-        (
-            "rows of one label",
-            MentionQuery {
-                label: Some(super::LabelFilter::Is(crate::mention::Label::Negative)),
-                ..brand_range.clone()
-            }
-            .list_sql(),
-        ),
-    ] {
-        let p = plan(&store, &sql).await;
-        assert!(uses(&p, "mention_brands_brand_time"), "{what}: {p:?}");
-        assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
-    }
+    let one_label = MentionQuery {
+        label: Some(super::LabelFilter::Is(crate::mention::Label::Negative)),
+        ..brand_range.clone()
+    };
+    let index = "mention_brands_brand_time";
+    assert_indexed(&store, "rows", &brand_range.list_sql(), index).await;
+    assert_indexed(&store, "series", &brand_range.series_sql(), index).await;
+    assert_indexed(&store, "rows of one label", &one_label.list_sql(), index).await;
     // A search without a brand starts from the full-text index and fetches the hits by id.
     let search = MentionQuery {
         search: Some("refund".into()),
         limit: Some(100),
         ..MentionQuery::default()
     };
-    let p = plan(&store, &search.list_sql()).await;
-    assert!(uses(&p, "mentions_fts"), "{p:?}");
-    assert!(full_scans(&p).is_empty(), "{p:?}");
+    assert_indexed(&store, "search", &search.list_sql(), "mentions_fts").await;
 }
 
 #[tokio::test]
 async fn the_detector_and_the_outbox_read_through_their_indexes() {
     let (_dir, store) = store_with_mentions().await;
-    for (what, sql, index) in [
-        (
-            "bucket counts",
-            super::alerts::BUCKET_COUNTS_SQL,
-            "mention_brands_brand_time",
-        ),
-        (
-            "burst profile",
-            super::alerts::BURST_PROFILE_SQL,
-            "mention_brands_brand_time",
-        ),
-        (
-            "late arrivals",
-            super::alerts::LATE_ARRIVAL_SQL,
-            "mentions_ingested_at",
-        ),
-        (
-            "due messages",
-            super::alerts::DUE_MESSAGES_SQL,
-            "outbox_due",
-        ),
-    ] {
-        let p = plan(&store, sql).await;
-        assert!(uses(&p, index), "{what}: {p:?}");
-        assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
-    }
+    use super::alerts::{BUCKET_COUNTS_SQL, BURST_PROFILE_SQL, DUE_MESSAGES_SQL, LATE_ARRIVAL_SQL};
+    let by_brand_time = "mention_brands_brand_time";
+    assert_indexed(&store, "bucket counts", BUCKET_COUNTS_SQL, by_brand_time).await;
+    assert_indexed(&store, "burst profile", BURST_PROFILE_SQL, by_brand_time).await;
+    assert_indexed(
+        &store,
+        "late arrivals",
+        LATE_ARRIVAL_SQL,
+        "mentions_ingested_at",
+    )
+    .await;
+    assert_indexed(&store, "due messages", DUE_MESSAGES_SQL, "outbox_due").await;
     // The check can fail: without its index the late-arrival query walks every mention.
     sqlx::query("DROP INDEX mentions_ingested_at")
         .execute(&store.writer)
         .await
         .expect("drop");
-    let p = plan_on(&store.writer, super::alerts::LATE_ARRIVAL_SQL).await;
+    let p = plan_on(&store.writer, LATE_ARRIVAL_SQL).await;
     assert!(!full_scans(&p).is_empty(), "{p:?}");
 }
