@@ -569,16 +569,17 @@ async fn run(cli: Cli) -> Result<u8> {
 /// need no write access and never take the writer's lock. A missing database is an error, not
 /// an empty one: a mistyped path must not print zero rows and leave a new file behind.
 async fn open_store_for_reading(config: &Config, config_path: &Path) -> Result<Store> {
-    let crate::config::DatabaseLocation::Sqlite(path) = &config.storage.database;
-    if !path.exists() {
-        anyhow::bail!(
-            "no database at {} ([storage] database in {}); `mentiond run` or `mentiond ingest` \
-             creates it",
-            path.display(),
-            config_path.display()
-        );
+    if let crate::config::DatabaseLocation::Sqlite(path) = &config.storage.database {
+        if !path.exists() {
+            anyhow::bail!(
+                "no database at {} ([storage] database in {}); `mentiond run` or `mentiond ingest` \
+                 creates it",
+                path.display(),
+                config_path.display()
+            );
+        }
     }
-    Store::open_read_only(path)
+    Store::open_for_reading(&config.storage.database)
         .await
         .with_context(|| format!("opening storage {} for reading", config.storage.database))
 }
@@ -1691,7 +1692,12 @@ async fn backup(config_path: &Path, from: Option<&Path>, to: &Path, force: bool)
         }
         None => {
             let config = load_config(config_path)?;
-            let crate::config::DatabaseLocation::Sqlite(db) = &config.storage.database;
+            let crate::config::DatabaseLocation::Sqlite(db) = &config.storage.database else {
+                bail!(
+                    "`mentiond backup` copies SQLite databases; back up {} with pg_dump",
+                    config.storage.database
+                );
+            };
             if !db.exists() {
                 bail!("no database at {} yet", db.display());
             }

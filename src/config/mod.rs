@@ -89,12 +89,48 @@ pub const MIN_RETENTION_DAYS: u64 = 35;
 pub enum DatabaseLocation {
     /// Path to the SQLite database file (created if missing).
     Sqlite(PathBuf),
+    /// A PostgreSQL database (it must exist; mentiond creates its tables).
+    Postgres(PostgresLocation),
+}
+
+/// A PostgreSQL server and database. The URL never holds the password: it comes from
+/// `password_file`/`password_env`, systemd credentials, or libpq's `PGPASSWORD`/`~/.pgpass`.
+#[derive(Clone)]
+pub struct PostgresLocation {
+    /// `postgres://user@host:port/database[?sslmode=...]`, without a password.
+    pub url: String,
+    pub password: Option<secrecy::SecretString>,
+}
+
+impl PartialEq for PostgresLocation {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        self.url == other.url
+            && self
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string())
+                == other
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string())
+    }
+}
+
+impl fmt::Debug for PostgresLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresLocation")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl fmt::Display for DatabaseLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseLocation::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            DatabaseLocation::Postgres(pg) => f.write_str(&pg.url),
         }
     }
 }
@@ -150,6 +186,13 @@ struct RawStorage {
     url: Option<String>,
     #[serde(default)]
     retention: Option<String>,
+    /// PostgreSQL only: refused (secrets are not read from the config file).
+    #[serde(default)]
+    password: Option<toml::Value>,
+    #[serde(default)]
+    password_file: Option<String>,
+    #[serde(default)]
+    password_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -351,9 +394,13 @@ impl Validator<'_> {
     }
 
     fn storage(&self, raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
-        let (url, retention) = match raw {
-            Some(r) => (r.url, r.retention),
-            None => (None, None),
+        let (url, retention, password) = match raw {
+            Some(r) => (
+                r.url,
+                r.retention,
+                (r.password, r.password_file, r.password_env),
+            ),
+            None => (None, None, (None, None, None)),
         };
         let url = url.unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let retention = match retention.as_deref() {
@@ -373,6 +420,13 @@ impl Validator<'_> {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"));
+        if path.is_some() && (password.0.is_some() || password.1.is_some() || password.2.is_some())
+        {
+            return Err(self.err(
+                p!["storage", "url"],
+                "a password applies to PostgreSQL only: a sqlite:// database is a file (remove password_file/password_env)",
+            ));
+        }
         match path {
             Some(p) if !p.trim().is_empty() && !p.contains('?') => Ok(StorageConfig {
                 database: DatabaseLocation::Sqlite(resolve(self.doc.file, p.trim())),
@@ -382,13 +436,39 @@ impl Validator<'_> {
                 p!["storage", "url"],
                 format!("{url:?} names no database file: write sqlite://mentiond.db or sqlite:///var/lib/mentiond/mentiond.db (no query parameters)"),
             )),
-            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(self.err(
-                p!["storage", "url"],
-                "PostgreSQL storage is not supported yet; use a sqlite:// URL",
-            )),
+            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let parsed = url::Url::parse(&url).map_err(|e| {
+                    self.err(p!["storage", "url"], format!("not a PostgreSQL URL: {e}"))
+                })?;
+                if parsed.password().is_some() {
+                    return Err(self.err(
+                        p!["storage", "url"],
+                        "the URL holds a password: secrets are not read from the config file; \
+                         remove it and use password_file = \"/run/credentials/mentiond.service/db-password\" \
+                         or password_env = \"VARIABLE\" (or PGPASSWORD, ~/.pgpass)",
+                    ));
+                }
+                if parsed.host_str().is_none_or(str::is_empty) || parsed.path().trim_matches('/').is_empty() {
+                    return Err(self.err(
+                        p!["storage", "url"],
+                        format!("{url:?} must name a host and a database: postgres://user@host:5432/mentiond"),
+                    ));
+                }
+                let password = self.secret(
+                    &["storage"],
+                    "password",
+                    password.0.as_ref(),
+                    password.1.as_deref(),
+                    password.2.as_deref(),
+                )?;
+                Ok(StorageConfig {
+                    database: DatabaseLocation::Postgres(PostgresLocation { url, password }),
+                    retention,
+                })
+            }
             None => Err(self.err(
                 p!["storage", "url"],
-                format!("unsupported database URL {url:?}: expected sqlite://PATH"),
+                format!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://user@host/database"),
             )),
         }
     }
@@ -614,6 +694,53 @@ keywords = ["b"]
         let debug = format!("{c:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
         assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn postgres_urls_take_no_password_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "s3cret-db-pass\n").unwrap();
+        let c = parse(&format!(
+            "[storage]\nurl = \"postgres://mentiond@db.example.com:5432/mentiond\"\npassword_file = \"{}\"\n{MINIMAL}",
+            secret.display()
+        ))
+        .unwrap();
+        let DatabaseLocation::Postgres(pg) = &c.storage.database else {
+            panic!("a PostgreSQL location");
+        };
+        assert_eq!(pg.url, "postgres://mentiond@db.example.com:5432/mentiond");
+        let password = pg.password.as_ref().expect("the password");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(password),
+            "s3cret-db-pass"
+        );
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "never in debug output"
+        );
+        assert!(!c.storage.database.to_string().contains("s3cret"));
+        for (url, why) in [
+            ("postgres://u:pw@db/mentiond", "holds a password"),
+            (
+                "postgres://db.example.com",
+                "must name a host and a database",
+            ),
+        ] {
+            let (line, _, key, msg) = invalid(&format!("[storage]\nurl = \"{url}\"\n{MINIMAL}"));
+            assert_eq!((line, key.as_str()), (2, "storage.url"), "{url}");
+            assert!(msg.contains(why), "{msg}");
+            assert!(!msg.contains(":pw@"), "{msg}");
+        }
+        let (_, _, key, msg) = invalid(&format!(
+            "[storage]\nurl = \"sqlite://m.db\"\npassword_env = \"X\"\n{MINIMAL}"
+        ));
+        assert_eq!(key, "storage.url");
+        assert!(msg.contains("PostgreSQL only"), "{msg}");
+        let (line, _, key, _) = invalid(&format!(
+            "[storage]\nurl = \"postgres://u@db/m\"\npassword = \"inline\"\n{MINIMAL}"
+        ));
+        assert_eq!((line, key.as_str()), (3, "storage.password"));
     }
 
     #[test]

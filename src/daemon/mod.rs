@@ -257,7 +257,7 @@ async fn open_checked(config: &Config) -> Result<Store> {
     let store = Store::open(&config.storage.database)
         .await
         .with_context(|| format!("opening storage {}", config.storage.database))?;
-    info!(database = %config.storage.database, "checking the database (PRAGMA quick_check)");
+    info!(database = %config.storage.database, "checking the database");
     let problems = store
         .quick_check()
         .await
@@ -369,12 +369,16 @@ impl Daemon {
             self.last_reload.clone(),
             background.clone(),
         ));
-        // Claims left by a sender that died are void (see `Store::claim_message`).
-        if let Ok(n @ 1..) = self.store.release_claims("daemon").await {
-            info!(
-                messages = n,
-                "released e-mails a previous run was delivering"
-            );
+        // Claims left by a sender that died are void (see `Store::claim_message`): on SQLite only
+        // one daemon runs on a database. On PostgreSQL another instance may be delivering them
+        // right now; claims there end with their lease.
+        if self.store.backend_name() == "sqlite" {
+            if let Ok(n @ 1..) = self.store.release_claims("daemon").await {
+                info!(
+                    messages = n,
+                    "released e-mails a previous run was delivering"
+                );
+            }
         }
         let mut prepared = self.prepare(self.config.clone())?;
         let mut first = true;

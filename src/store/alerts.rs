@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use crate::mention::format_time;
 
 /// Counts of one brand's mentions in one time bucket.
@@ -191,7 +191,7 @@ pub(super) const BUCKET_COUNTS_SQL: &str = "SELECT (CAST(strftime('%s', mb.creat
 pub(super) const DUE_MESSAGES_SQL: &str = "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 \
      AND (claimed_until IS NULL OR claimed_until <= ?1) ORDER BY next_attempt_at, id LIMIT ?2";
 
-impl Store {
+impl SqliteStore {
     /// Who wrote the negative mentions of `brand` published in [from, to): the burst
     /// filter's input (at most 20,000 mentions are read).
     pub async fn burst_profile(

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::alerts::insert_message;
-use super::{NewMessage, Store, StoreError};
+use super::{NewMessage, SqliteStore, StoreError};
 use crate::mention::format_time;
 
 /// What became of a digest run.
@@ -86,7 +86,7 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DigestRun, sqlx::Error> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Records a run and its e-mail (for a queued run) in one transaction: (run id, outbox
     /// id). Returns `None`, writing nothing, when this scheduled run is already recorded
     /// (another instance, or this one before a restart, decided it).

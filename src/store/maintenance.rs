@@ -5,7 +5,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use crate::mention::format_time;
 
 /// What one pruning batch removed.
@@ -34,9 +34,11 @@ pub enum BackupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("`mentiond backup` copies SQLite databases; back up PostgreSQL with pg_dump")]
+    Unsupported,
 }
 
-impl Store {
+impl SqliteStore {
     /// `PRAGMA quick_check`: the problems found, empty when the database is sound.
     pub async fn quick_check(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")

@@ -1,32 +1,25 @@
-//! Durable storage of mentions (SQLite).
-//!
-//! One writer connection (SQLite allows one writer at a time; queuing writes in the pool is
-//! cheaper than `SQLITE_BUSY` retries) and a small pool of readers, WAL journal, `synchronous =
-//! FULL` so a committed batch survives a power cut, `busy_timeout` for other processes (an
-//! analyst's `sqlite3` shell, a backup).
+//! Durable storage of mentions: SQLite (one file, the default) or PostgreSQL (one server for
+//! several instances). [`Store`] is what the rest of mentiond sees; each backend implements the
+//! same operations with its own SQL and migrations, and sqlx's types never leave this module.
+//! Times leave the store as `DateTime<Utc>` or as RFC 3339 UTC text with milliseconds, the same
+//! on both backends.
 
 mod alerts;
 mod digests;
 mod maintenance;
 #[cfg(test)]
 mod plans;
+mod postgres;
 mod query;
 mod sources;
+mod sqlite;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Row, Sqlite, Transaction};
 
 use crate::config::DatabaseLocation;
-use crate::mention::{ScoredMention, format_time};
+use crate::mention::ScoredMention;
 
 pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, Silence};
 pub use digests::{DigestRun, NewDigestRun, RunState};
@@ -34,12 +27,22 @@ pub use maintenance::{BackupError, Pruned};
 pub use query::{LabelFilter, MentionQuery, MentionRow, QuarterCounts, fts_query};
 pub use sources::{PageCommit, SourceHealth, SourceStatus};
 
+use postgres::PgStore;
+use sqlite::SqliteStore;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     #[error("cannot open database {}: {source}", path.display())]
     Open {
         path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// Without the password.
+        url: String,
         #[source]
         source: sqlx::Error,
     },
@@ -82,10 +85,6 @@ impl StoreError {
     }
 }
 
-/// Rows per multi-row INSERT: 18 values each stays far below SQLite's limit of 32,766 bound
-/// values per statement.
-const ROWS_PER_INSERT: usize = 100;
-
 /// What a batch insert did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct InsertOutcome {
@@ -102,379 +101,6 @@ impl std::ops::AddAssign for InsertOutcome {
     }
 }
 
-pub struct Store {
-    path: PathBuf,
-    writer: SqlitePool,
-    reader: SqlitePool,
-    /// Brand name (lowercase) -> id, filled as brands are first seen.
-    brand_ids: Mutex<HashMap<String, i64>>,
-}
-
-/// The `-wal` file next to a database.
-fn wal_file(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
-}
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-impl Store {
-    /// Opens (creating if missing) the database and applies pending migrations.
-    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
-        let DatabaseLocation::Sqlite(path) = location;
-        Store::open_sqlite(path).await
-    }
-
-    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        // The writer keeps a larger page cache (64 MiB, against SQLite's 2 MiB default): a bulk
-        // ingest re-reads the same index pages for every batch.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone().pragma("cache_size", "-65536"))
-            .await
-            .map_err(open_err)?;
-        // Two processes opening a new database at once (the daemon and an analyst's `query`)
-        // may race to apply the same migration: the loser retries and finds it applied.
-        let mut attempt = 0;
-        loop {
-            match MIGRATOR.run(&writer).await {
-                Ok(()) => break,
-                Err(e) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
-                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(open_err)?;
-        Ok(Store {
-            path: path.to_path_buf(),
-            writer,
-            reader,
-            brand_ids: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Opens an existing database for reading only: no migration, no write lock, no file
-    /// created, so a reader needs only read access (an analyst in the service's group).
-    /// Refuses a database whose schema differs from this mentiond's.
-    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        match Store::open_read_only_with(path, false).await {
-            // A WAL database read without write access needs the `-shm` file the writer
-            // keeps. When no writer is active (no `-wal` file), nothing can change under the
-            // reader, and SQLite may read the file as immutable.
-            Err(StoreError::Open { .. }) if !wal_file(path).exists() => {
-                Store::open_read_only_with(path, true).await
-            }
-            other => other,
-        }
-    }
-
-    async fn open_read_only_with(path: &Path, immutable: bool) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(open_err)?
-            .filename(path)
-            .read_only(true)
-            .immutable(immutable)
-            .busy_timeout(Duration::from_secs(10))
-            // A long export is not a warning: sqlx would log every statement over a second.
-            .disable_statement_logging();
-        let pool = |n| {
-            SqlitePoolOptions::new()
-                .max_connections(n)
-                .connect_with(options.clone())
-        };
-        let reader = pool(4).await.map_err(open_err)?;
-        let applied: Option<i64> =
-            match sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&reader)
-                .await
-            {
-                Ok(v) => v,
-                Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => None,
-                Err(e) => {
-                    reader.close().await;
-                    return Err(open_err(e));
-                }
-            };
-        let known = MIGRATOR.iter().map(|m| m.version).max();
-        if applied != known {
-            reader.close().await;
-            return Err(StoreError::Schema {
-                path: path.to_path_buf(),
-                found: applied,
-                expected: known,
-            });
-        }
-        let writer = pool(1).await.map_err(open_err)?;
-        Ok(Store {
-            path: path.to_path_buf(),
-            writer,
-            reader,
-            brand_ids: Mutex::new(HashMap::new()),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Closes both pools, waiting for connections to be returned (checkpoints the WAL).
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-
-    /// Pool for read-only queries.
-    pub fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-
-    /// The single writer connection's pool.
-    pub fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    /// A write transaction that takes SQLite's write lock at once. A deferred `BEGIN` reads
-    /// first and asks for the lock at its first write; when another process holds the lock
-    /// at that moment SQLite fails at once with "database is locked" instead of waiting the
-    /// busy timeout (it cannot wait for a lock while holding a read snapshot that may go
-    /// stale). `BEGIN IMMEDIATE` waits the busy timeout for the lock, then reads.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn brand_id(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        name: &str,
-    ) -> Result<i64, StoreError> {
-        let key = name.to_lowercase();
-        if let Some(id) = self.brand_ids.lock().expect("brand id cache").get(&key) {
-            return Ok(*id);
-        }
-        sqlx::query("INSERT INTO brands (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(&mut **tx)
-            .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM brands WHERE name = ?")
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?;
-        // Cached only after commit would be stricter; a rolled-back brand row is re-created by
-        // the next insert with the same name, and ids of committed rows never change.
-        self.brand_ids
-            .lock()
-            .expect("brand id cache")
-            .insert(key, id);
-        Ok(id)
-    }
-
-    /// Stores a batch in one transaction. A post already stored is not stored again, but is
-    /// linked to any brand it was not yet linked to (e.g. a brand added to the config).
-    pub async fn insert_batch(&self, batch: &[ScoredMention]) -> Result<InsertOutcome, StoreError> {
-        self.insert_batch_at(batch, Utc::now()).await
-    }
-
-    /// As [`Store::insert_batch`], stored as of `now` (the daemon's clock).
-    pub async fn insert_batch_at(
-        &self,
-        batch: &[ScoredMention],
-        now: DateTime<Utc>,
-    ) -> Result<InsertOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let outcome = self.insert_in(&mut tx, batch, now).await;
-        let committed = match outcome {
-            Ok(outcome) => tx.commit().await.map(|_| outcome).map_err(StoreError::from),
-            Err(e) => Err(e),
-        };
-        if committed.is_err() {
-            self.forget_brand_ids();
-        }
-        committed
-    }
-
-    /// After a rolled-back transaction the brand cache may hold ids created in it.
-    fn forget_brand_ids(&self) {
-        self.brand_ids.lock().expect("brand id cache").clear();
-    }
-
-    /// Inserts within a caller's transaction, so a source can advance its cursor atomically
-    /// with the page it stores.
-    ///
-    /// A batch is a few multi-row statements, not several statements per post: each statement
-    /// is a round trip to SQLite's worker thread, and those round trips, not SQLite, were most
-    /// of the cost of a bulk ingest.
-    pub async fn insert_in(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        batch: &[ScoredMention],
-        now: DateTime<Utc>,
-    ) -> Result<InsertOutcome, StoreError> {
-        let mut outcome = InsertOutcome::default();
-        let ingested_at = format_time(&now);
-        // Brand ids first (a handful of names, cached after the first batch).
-        let mut brand_ids: HashMap<&str, i64> = HashMap::new();
-        for sm in batch {
-            for brand in &sm.brands {
-                if !brand_ids.contains_key(brand.as_str()) {
-                    let id = self.brand_id(tx, brand).await?;
-                    brand_ids.insert(brand, id);
-                }
-            }
-        }
-        // (source, external_id) -> (id, created_at as stored).
-        let mut stored_ids: HashMap<(&str, &str), (i64, String)> = HashMap::new();
-        // The first occurrence of a post in the batch may be new; any later one is a duplicate.
-        let mut claimed: std::collections::HashSet<(&str, &str)> = Default::default();
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO mentions (source, external_id, url, author, author_followers, reply_to, text, \
-                 lang, lang_origin, created_at, ingested_at, engagement, compound, pos, neu, neg, label, scorer_version) ",
-            );
-            insert.push_values(chunk, |mut row, sm| {
-                let m = &sm.mention;
-                let s = sm.sentiment.as_ref();
-                let engagement = (!m.engagement.is_empty())
-                    .then(|| serde_json::to_string(&m.engagement).expect("counts serialise"));
-                row.push_bind(m.source.as_str())
-                    .push_bind(m.external_id.as_str())
-                    .push_bind(m.url.as_deref())
-                    .push_bind(m.author.as_deref())
-                    .push_bind(
-                        m.author_followers
-                            .map(|f| i64::try_from(f).unwrap_or(i64::MAX)),
-                    )
-                    .push_bind(m.reply_to.as_deref())
-                    .push_bind(m.text.as_str())
-                    .push_bind(sm.lang.as_deref())
-                    .push_bind(sm.lang_origin.map(|o| o.as_str()))
-                    .push_bind(format_time(&m.created_at))
-                    .push_bind(ingested_at.as_str())
-                    .push_bind(engagement)
-                    .push_bind(s.map(|s| s.compound))
-                    .push_bind(s.map(|s| s.pos))
-                    .push_bind(s.map(|s| s.neu))
-                    .push_bind(s.map(|s| s.neg))
-                    .push_bind(s.map(|s| s.label.as_str()))
-                    .push_bind(sm.scorer_version.as_str());
-            });
-            insert.push(
-                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id, created_at",
-            );
-            let rows = insert.build().fetch_all(&mut **tx).await?;
-            let mut new: HashMap<(String, String), (i64, String)> =
-                HashMap::with_capacity(rows.len());
-            for r in rows {
-                new.insert((r.get(1), r.get(2)), (r.get(0), r.get(3)));
-            }
-            let mut missing: Vec<(&str, &str)> = Vec::new();
-            for sm in chunk {
-                let key = (sm.mention.source.as_str(), sm.mention.external_id.as_str());
-                let fresh = claimed.insert(key);
-                match new.remove(&(key.0.to_string(), key.1.to_string())) {
-                    Some(stored) if fresh => {
-                        outcome.stored += 1;
-                        stored_ids.insert(key, stored);
-                    }
-                    _ => {
-                        outcome.duplicates += 1;
-                        if !stored_ids.contains_key(&key) {
-                            missing.push(key);
-                        }
-                    }
-                }
-            }
-            // Posts already stored: their ids, to link them to brands they lack.
-            for keys in missing.chunks(ROWS_PER_INSERT * 4) {
-                let mut select = sqlx::QueryBuilder::<Sqlite>::new(
-                    "SELECT id, source, external_id, created_at FROM mentions WHERE (source, external_id) IN (",
-                );
-                let mut list = select.separated(", ");
-                for (source, id) in keys {
-                    list.push("(")
-                        .push_bind_unseparated(*source)
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(*id)
-                        .push_unseparated(")");
-                }
-                select.push(")");
-                let rows = select.build().fetch_all(&mut **tx).await?;
-                let found: HashMap<(String, String), (i64, String)> = rows
-                    .into_iter()
-                    .map(|r| ((r.get(1), r.get(2)), (r.get(0), r.get(3))))
-                    .collect();
-                for key in keys {
-                    if let Some(v) = found.get(&(key.0.to_string(), key.1.to_string())) {
-                        stored_ids.insert(*key, v.clone());
-                    }
-                }
-            }
-        }
-        // Brand links, in bulk.
-        let mut links: Vec<(i64, i64, &str)> = Vec::new();
-        for sm in batch {
-            let key = (sm.mention.source.as_str(), sm.mention.external_id.as_str());
-            let Some((mention_id, stored_at)) = stored_ids.get(&key) else {
-                continue;
-            };
-            for brand in &sm.brands {
-                links.push((brand_ids[brand.as_str()], *mention_id, stored_at.as_str()));
-            }
-        }
-        for chunk in links.chunks(ROWS_PER_INSERT * 4) {
-            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO mention_brands (brand_id, mention_id, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, (brand, mention, at)| {
-                row.push_bind(*brand).push_bind(*mention).push_bind(*at);
-            });
-            insert.push(" ON CONFLICT DO NOTHING");
-            insert.build().execute(&mut **tx).await?;
-        }
-        Ok(outcome)
-    }
-
-    /// Number of stored posts (each counted once whatever its brands).
-    pub async fn count_mentions(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM mentions")
-            .fetch_one(&self.reader)
-            .await?)
-    }
-}
-
 /// A stored mention whose scores may need recomputing.
 #[derive(Debug, Clone)]
 pub struct ScoreRow {
@@ -484,61 +110,254 @@ pub struct ScoreRow {
     pub label: Option<String>,
 }
 
+/// The store: one of the two backends.
+pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
 impl Store {
-    /// Up to `limit` mentions scored by another version than `version`, after `after_id`, in
-    /// id order (so a run can resume where it stopped), optionally only those published at or
-    /// after `since`.
-    pub async fn mentions_to_rescore(
-        &self,
-        version: &str,
-        since: Option<DateTime<Utc>>,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<ScoreRow>, StoreError> {
-        let since = since.map(|t| format_time(&t)).unwrap_or_default();
-        let rows = sqlx::query(
-            "SELECT id, text, lang, label FROM mentions \
-             WHERE id > ? AND scorer_version <> ? AND created_at >= ? ORDER BY id LIMIT ?",
-        )
-        .bind(after_id)
-        .bind(version)
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ScoreRow {
-                    id: r.try_get(0)?,
-                    text: r.try_get(1)?,
-                    lang: r.try_get(2)?,
-                    label: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+    /// Opens (creating a SQLite file if missing) the database and applies pending migrations.
+    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        match location {
+            DatabaseLocation::Sqlite(path) => Store::open_sqlite(path).await,
+            DatabaseLocation::Postgres(pg) => Ok(Store {
+                backend: Backend::Postgres(PgStore::open(pg).await?),
+            }),
+        }
     }
 
-    /// Writes new scores for a batch in one transaction.
-    pub async fn update_scores(
-        &self,
-        version: &str,
-        scores: &[(i64, Option<crate::mention::Sentiment>)],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for (id, s) in scores {
-            sqlx::query("UPDATE mentions SET compound = ?, pos = ?, neu = ?, neg = ?, label = ?, scorer_version = ? WHERE id = ?")
-                .bind(s.map(|s| s.compound))
-                .bind(s.map(|s| s.pos))
-                .bind(s.map(|s| s.neu))
-                .bind(s.map(|s| s.neg))
-                .bind(s.map(|s| s.label.as_str()))
-                .bind(version)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open_sqlite(path).await?),
+        })
     }
+
+    /// Opens an existing SQLite database for reading only: no migration, no write lock, no
+    /// file created, so a reader needs only read access (an analyst in the service's group).
+    /// Refuses a database whose schema differs from this mentiond's.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(SqliteStore::open_read_only(path).await?),
+        })
+    }
+
+    /// For commands that only read: SQLite read-only as above; PostgreSQL connects without
+    /// migrating and refuses a schema other than this mentiond's.
+    pub async fn open_for_reading(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        match location {
+            DatabaseLocation::Sqlite(path) => Store::open_read_only(path).await,
+            DatabaseLocation::Postgres(pg) => Ok(Store {
+                backend: Backend::Postgres(PgStore::open_existing(pg).await?),
+            }),
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The SQLite file, when the store is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(db) => Some(db.path()),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The SQLite reader pool, for tests that inspect the file directly. Panics on PostgreSQL.
+    #[doc(hidden)]
+    pub fn reader(&self) -> &sqlx::SqlitePool {
+        match &self.backend {
+            Backend::Sqlite(db) => db.reader(),
+            Backend::Postgres(_) => panic!("reader(): a SQLite store was expected"),
+        }
+    }
+
+    /// The SQLite writer pool, for tests that hold its lock or alter rows. Panics on PostgreSQL.
+    #[doc(hidden)]
+    pub fn writer(&self) -> &sqlx::SqlitePool {
+        match &self.backend {
+            Backend::Sqlite(db) => db.writer(),
+            Backend::Postgres(_) => panic!("writer(): a SQLite store was expected"),
+        }
+    }
+
+    /// The PostgreSQL pool, for tests. Panics on SQLite.
+    #[doc(hidden)]
+    pub fn pg_pool(&self) -> &sqlx::PgPool {
+        match &self.backend {
+            Backend::Postgres(db) => db.pool(),
+            Backend::Sqlite(_) => panic!("pg_pool(): a PostgreSQL store was expected"),
+        }
+    }
+
+    /// Stores an alert and its message in one transaction; returns the alert's id. The message
+    /// is built by `render` once the id is known (it appears in the e-mail and its Message-ID).
+    pub async fn insert_alert<F>(&self, alert: &NewAlert, render: F) -> Result<i64, StoreError>
+    where
+        F: FnOnce(i64) -> Option<NewMessage>,
+    {
+        match &self.backend {
+            Backend::Sqlite(db) => db.insert_alert(alert, render).await,
+            Backend::Postgres(db) => db.insert_alert(alert, render).await,
+        }
+    }
+
+    /// Runs a query and hands each row to `each` as it is read, so exports of millions of
+    /// rows run in constant memory.
+    pub async fn query_each<F>(&self, query: &MentionQuery, each: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(MentionRow) -> std::io::Result<()>,
+    {
+        match &self.backend {
+            Backend::Sqlite(db) => db.query_each(query, each).await,
+            Backend::Postgres(db) => db.query_each(query, each).await,
+        }
+    }
+
+    /// Runs a query and collects the rows.
+    pub async fn query(&self, query: &MentionQuery) -> Result<Vec<MentionRow>, StoreError> {
+        let mut out = Vec::new();
+        self.query_each(query, |row| {
+            out.push(row);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// A consistent copy of a SQLite database (see [`SqliteStore::backup_to`]); PostgreSQL has
+    /// its own tools (`pg_dump`).
+    pub async fn backup_to(&self, to: &Path, overwrite: bool) -> Result<u64, BackupError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.backup_to(to, overwrite).await,
+            Backend::Postgres(_) => Err(BackupError::Unsupported),
+        }
+    }
+}
+
+/// Each operation below has the same meaning on both backends; the doc comments live on the
+/// SQLite implementation.
+macro_rules! delegate {
+    ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(db) => db.$name($($arg),*).await,
+                        Backend::Postgres(db) => db.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    /// Closes the pools, waiting for connections to be returned.
+    pub async fn close(&self) -> ();
+    /// Stores a batch in one transaction. A post already stored is not stored again, but is
+    /// linked to any brand it was not yet linked to (e.g. a brand added to the config).
+    pub async fn insert_batch(&self, batch: &[ScoredMention]) -> Result<InsertOutcome, StoreError>;
+    /// As [`Store::insert_batch`], stored as of `now` (the daemon's clock).
+    pub async fn insert_batch_at(&self, batch: &[ScoredMention], now: DateTime<Utc>) -> Result<InsertOutcome, StoreError>;
+    /// Number of stored posts (each counted once whatever its brands).
+    pub async fn count_mentions(&self) -> Result<i64, StoreError>;
+    /// Up to `limit` mentions scored by another version than `version`, after `after_id`, in
+    /// id order, optionally only those published at or after `since`.
+    pub async fn mentions_to_rescore(&self, version: &str, since: Option<DateTime<Utc>>, after_id: i64, limit: i64) -> Result<Vec<ScoreRow>, StoreError>;
+    /// Writes new scores for a batch in one transaction.
+    pub async fn update_scores(&self, version: &str, scores: &[(i64, Option<crate::mention::Sentiment>)]) -> Result<(), StoreError>;
+
+    /// Who wrote the negative mentions of `brand` published in [from, to).
+    pub async fn burst_profile(&self, brand: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<crate::detect::Burst, StoreError>;
+    /// Whether a mention of `brand` published before `created_before` was stored after
+    /// `ingested_after`.
+    pub async fn late_arrival(&self, brand: &str, ingested_after: DateTime<Utc>, created_before: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Negative and total mentions of `brand` per bucket of `bucket` seconds, for buckets
+    /// starting in [from, to). Buckets without mentions are absent.
+    pub async fn bucket_counts(&self, brand: &str, from: DateTime<Utc>, to: DateTime<Utc>, bucket: i64) -> Result<Vec<BucketCount>, StoreError>;
+    /// The most recent alert of a brand.
+    pub async fn last_alert(&self, brand: &str) -> Result<Option<AlertRecord>, StoreError>;
+    pub async fn alert(&self, id: i64) -> Result<Option<AlertRecord>, StoreError>;
+    /// Alerts fired in [from, to), oldest first.
+    pub async fn alerts_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError>;
+    /// For the alerts fired in [from, to): the state of each one's e-mail, by alert id.
+    pub async fn alert_email_states(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<std::collections::HashMap<i64, String>, StoreError>;
+    /// Marks an alert resolved, with its "back to normal" message if any, in one transaction.
+    pub async fn resolve_alert(&self, id: i64, at: DateTime<Utc>, message: Option<NewMessage>) -> Result<(), StoreError>;
+    /// Queues a message that belongs to no alert (a digest), in its own transaction.
+    pub async fn enqueue(&self, msg: &NewMessage, ref_id: Option<i64>) -> Result<i64, StoreError>;
+    /// Pending messages whose time has come, oldest first.
+    pub async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// When the next pending message is due (to sleep until then).
+    pub async fn next_message_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    pub async fn messages(&self, state: Option<&str>) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Takes a due message for delivery for `lease`, on behalf of `owner`; false when it is no
+    /// longer pending, due and free.
+    pub async fn claim_message(&self, id: i64, now: DateTime<Utc>, lease: chrono::Duration, owner: &str) -> Result<bool, StoreError>;
+    /// Frees the claims of `owner`.
+    pub async fn release_claims(&self, owner: &str) -> Result<u64, StoreError>;
+    /// One message by id.
+    pub async fn message(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
+    pub async fn mark_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a failed attempt: retried at `next`, or given up (`next` = None).
+    pub async fn mark_attempt_failed(&self, id: i64, error: &str, next: Option<DateTime<Utc>>) -> Result<(), StoreError>;
+    /// A silence covered the message at send time: not sent, and the alert says why.
+    pub async fn mark_silenced(&self, msg: &OutboxMessage, reason: &str) -> Result<(), StoreError>;
+    pub async fn add_silence(&self, brand: &str, starts: DateTime<Utc>, ends: DateTime<Utc>, reason: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Silences that have not ended by `now`.
+    pub async fn silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, StoreError>;
+    /// Removes a silence; false when there was none with that id.
+    pub async fn remove_silence(&self, id: i64) -> Result<bool, StoreError>;
+    /// The silence covering `brand` at `at`, if any.
+    pub async fn active_silence(&self, brand: &str, at: DateTime<Utc>) -> Result<Option<Silence>, StoreError>;
+
+    /// Records a digest run and its e-mail in one transaction: (run id, outbox id); `None`
+    /// when this scheduled run is already recorded.
+    pub async fn record_digest_run(&self, run: &NewDigestRun, message: Option<NewMessage>) -> Result<Option<(i64, Option<i64>)>, StoreError>;
+    /// When the daemon first scheduled the digest `name` (now, if this is the first time).
+    pub async fn arm_digest(&self, name: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError>;
+    /// The latest scheduled run of a digest.
+    pub async fn last_scheduled_run(&self, name: &str) -> Result<Option<DigestRun>, StoreError>;
+    /// The most recent runs of every digest, newest first.
+    pub async fn digest_runs(&self, limit: i64) -> Result<Vec<DigestRun>, StoreError>;
+
+    /// The database's own consistency check: the problems found, empty when sound.
+    pub async fn quick_check(&self) -> Result<Vec<String>, StoreError>;
+    /// Removes up to `batch` mentions published before `before`, and old poll log rows and
+    /// finished messages. Call until it returns zero.
+    pub async fn prune_before(&self, before: DateTime<Utc>, batch: i64) -> Result<Pruned, StoreError>;
+
+    /// Stored mentions per (brand, source), sorted.
+    pub async fn mentions_per_brand_and_source(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// The mentions matching `query` (its limit aside) per quarter hour, oldest first.
+    pub async fn quarter_hour_counts(&self, query: &MentionQuery) -> Result<Vec<QuarterCounts>, StoreError>;
+    /// The negative mentions of `brand` published in [from, to), with their ids, worst first.
+    pub async fn negative_mentions(&self, brand: &str, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<Vec<(i64, MentionRow)>, StoreError>;
+
+    pub async fn load_cursor(&self, source_id: &str, query: &str) -> Result<Option<crate::sources::Cursor>, StoreError>;
+    /// Stores a page's mentions, advances the cursor, logs the page and counts billed posts,
+    /// all or nothing.
+    pub async fn commit_page(&self, page: &PageCommit<'_>) -> Result<InsertOutcome, StoreError>;
+    /// Logs a failed attempt (for digests and `status`).
+    pub async fn log_poll_error(&self, source_id: &str, query: &str, at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+    pub async fn billed_in_month(&self, source_id: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    pub async fn load_source_status(&self, source_id: &str, query: &str) -> Result<Option<SourceStatus>, StoreError>;
+    pub async fn save_source_status(&self, s: &SourceStatus) -> Result<(), StoreError>;
+    /// Every (source, query) ever polled, with the mentions stored in the hour and the day
+    /// before `now`.
+    pub async fn source_statuses(&self, now: DateTime<Utc>) -> Result<Vec<SourceStatus>, StoreError>;
+    /// Per (source, query): polls, failures and posts between `from` and `to`.
+    pub async fn source_health(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SourceHealth>, StoreError>;
 }

@@ -6,12 +6,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::Store;
+use super::SqliteStore;
 use super::query::MentionQuery;
 
 /// The plan's lines (`detail` column) for `sql`, every parameter bound to a string (a plan
 /// does not depend on the values).
-async fn plan(store: &Store, sql: &str) -> Vec<String> {
+async fn plan(store: &SqliteStore, sql: &str) -> Vec<String> {
     plan_on(&store.reader, sql).await
 }
 
@@ -43,16 +43,16 @@ fn full_scans(plan: &[String]) -> Vec<&String> {
 }
 
 /// Asserts that `sql` reaches its rows through `index` and scans no whole table.
-async fn assert_indexed(store: &Store, what: &str, sql: &str, index: &str) {
+async fn assert_indexed(store: &SqliteStore, what: &str, sql: &str, index: &str) {
     let p = plan(store, sql).await;
     assert!(p.iter().any(|d| d.contains(index)), "{what}: {p:?}");
     assert!(full_scans(&p).is_empty(), "{what}: {p:?}");
 }
 
-async fn store_with_mentions() -> (tempfile::TempDir, Store) {
+async fn store_with_mentions() -> (tempfile::TempDir, SqliteStore) {
     use crate::scenario::{BrandSpec, Scenario, generate};
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("plans.db"))
+    let store = SqliteStore::open_sqlite(&dir.path().join("plans.db"))
         .await
         .expect("store");
     let brand = |name: &str| BrandSpec {

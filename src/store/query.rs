@@ -5,7 +5,7 @@ use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use crate::mention::{Label, format_time};
 
 /// `--label`: one of VADER's labels, or the mentions no engine could score.
@@ -294,7 +294,7 @@ pub struct QuarterCounts {
     pub negative: u64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Stored mentions per (brand, source), sorted: what the demo reports at the end.
     pub async fn mentions_per_brand_and_source(
         &self,
@@ -387,17 +387,6 @@ impl Store {
             n += 1;
         }
         Ok(n)
-    }
-
-    /// Runs a query and collects the rows.
-    pub async fn query(&self, query: &MentionQuery) -> Result<Vec<MentionRow>, StoreError> {
-        let mut out = Vec::new();
-        self.query_each(query, |row| {
-            out.push(row);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{InsertOutcome, Store, StoreError};
+use super::{InsertOutcome, SqliteStore, StoreError};
 use crate::mention::{ScoredMention, format_time};
 use crate::sources::Cursor;
 
@@ -86,7 +86,7 @@ fn month_of(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m").to_string()
 }
 
-impl Store {
+impl SqliteStore {
     pub async fn load_cursor(
         &self,
         source_id: &str,

@@ -16,4 +16,5 @@ mod ingest;
 mod query;
 mod sentiment;
 mod sources;
+mod storage;
 mod systemd;
