@@ -112,6 +112,8 @@ pub struct Evaluation {
     pub resolved: Vec<i64>,
     /// Brands whose state was rebuilt from the history (start, late posts, a changed rule).
     pub rebuilt: Vec<String>,
+    /// Another instance holds the alerts lease: nothing was evaluated here.
+    pub standby: bool,
 }
 
 /// A brand's model state after its last final bucket.
@@ -183,11 +185,15 @@ fn decide_all(
     out
 }
 
+/// The lease of the alert evaluation: with several instances on one database, one evaluates.
+pub const ALERTS_LEASE: &str = "alerts";
+
 pub struct Evaluator {
     store: Arc<Store>,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     checkpoints: Mutex<HashMap<String, Checkpoint>>,
+    lease: Option<crate::sources::runner::RunnerLease>,
 }
 
 impl Evaluator {
@@ -197,7 +203,15 @@ impl Evaluator {
             config,
             clock,
             checkpoints: Mutex::new(HashMap::new()),
+            lease: None,
         }
+    }
+
+    /// Evaluates only while holding the `alerts` lease: of several instances on one database,
+    /// one decides (and mails) each alert.
+    pub fn with_lease(mut self, lease: crate::sources::runner::RunnerLease) -> Evaluator {
+        self.lease = Some(lease);
+        self
     }
 
     /// Evaluates every brand's rule once.
@@ -207,6 +221,20 @@ impl Evaluator {
             return Ok(out);
         }
         let now = self.clock.now();
+        if let Some(lease) = &self.lease {
+            let period = crate::sources::retry::chrono_dur(lease.period);
+            if !self
+                .store
+                .acquire_lease(ALERTS_LEASE, &lease.holder, now, period)
+                .await?
+            {
+                // Another instance evaluates. Should this one take over later, its models
+                // are rebuilt from the stored history, not resumed from a stale state.
+                self.checkpoints.lock().expect("checkpoints").clear();
+                out.standby = true;
+                return Ok(out);
+            }
+        }
         for brand in &self.config.brands {
             let rule = self.config.alerts.rule(&brand.name);
             if !rule.enabled {

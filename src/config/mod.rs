@@ -80,7 +80,13 @@ pub struct StorageConfig {
     pub database: DatabaseLocation,
     /// Mentions (and poll logs, sent e-mails) older than this are pruned; `None` keeps all.
     pub retention: Option<std::time::Duration>,
+    /// How long an instance's claim on a piece of work (a source query, the alert evaluation)
+    /// lasts without renewal: another instance on the same database takes over after it.
+    pub lease: std::time::Duration,
 }
+
+/// `[storage] lease` when not set.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Retention cannot be shorter than the history the alert detector replays, plus margin.
 pub const MIN_RETENTION_DAYS: u64 = 35;
@@ -193,6 +199,8 @@ struct RawStorage {
     password_file: Option<String>,
     #[serde(default)]
     password_env: Option<String>,
+    #[serde(default)]
+    lease: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,14 +402,23 @@ impl Validator<'_> {
     }
 
     fn storage(&self, raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
-        let (url, retention, password) = match raw {
+        let (url, retention, password, lease) = match raw {
             Some(r) => (
                 r.url,
                 r.retention,
                 (r.password, r.password_file, r.password_env),
+                r.lease,
             ),
-            None => (None, None, (None, None, None)),
+            None => (None, None, (None, None, None), None),
         };
+        let lease = self.duration(p!["storage", "lease"], lease.as_deref(), DEFAULT_LEASE)?;
+        if lease < std::time::Duration::from_secs(2) || lease > std::time::Duration::from_secs(3600)
+        {
+            return Err(self.err(
+                p!["storage", "lease"],
+                "a lease lasts between 2s and 1h (another instance takes over a dead one's work after it)",
+            ));
+        }
         let url = url.unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let retention = match retention.as_deref() {
             None | Some("forever") => None,
@@ -431,6 +448,7 @@ impl Validator<'_> {
             Some(p) if !p.trim().is_empty() && !p.contains('?') => Ok(StorageConfig {
                 database: DatabaseLocation::Sqlite(resolve(self.doc.file, p.trim())),
                 retention,
+                lease,
             }),
             Some(_) => Err(self.err(
                 p!["storage", "url"],
@@ -464,6 +482,7 @@ impl Validator<'_> {
                 Ok(StorageConfig {
                     database: DatabaseLocation::Postgres(PostgresLocation { url, password }),
                     retention,
+                    lease,
                 })
             }
             None => Err(self.err(

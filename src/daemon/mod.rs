@@ -72,6 +72,20 @@ pub struct Daemon {
     last_reload: Arc<Mutex<Option<String>>>,
     /// How many generations have started (bumped when `READY=1` is sent).
     generations: watch::Sender<u64>,
+    /// This instance among those sharing the database: the holder of its leases.
+    pub instance: Arc<str>,
+}
+
+/// `host:pid:random`: unique among the instances sharing a database, and a restarted
+/// process is a new instance (its predecessor's leases expire, or were released).
+fn instance_id() -> Arc<str> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}:{:04x}", std::process::id(), fastrand::u16(..)).into()
 }
 
 /// Builds a [`Daemon`]: the system clock, the configured database and e-mail transport unless
@@ -228,6 +242,7 @@ impl DaemonBuilder {
             owns_store,
             last_reload: Arc::new(Mutex::new(None)),
             generations: watch::Sender::new(0),
+            instance: instance_id(),
         })
     }
 
@@ -348,6 +363,10 @@ impl Daemon {
         if let Err(e) = &result {
             error!("{e:#}");
         }
+        // Other instances take over this one's queries and alerts at once, not after a lease.
+        if let Err(e) = self.store.release_leases(Some(&self.instance)).await {
+            warn!(error = %e, "cannot release this instance's leases; they expire on their own");
+        }
         if self.owns_store {
             self.store.close().await;
         }
@@ -379,7 +398,12 @@ impl Daemon {
                     "released e-mails a previous run was delivering"
                 );
             }
+            // Likewise a dead run's leases: waiting for them to expire would only delay polling.
+            if let Err(e) = self.store.release_leases(None).await {
+                warn!(error = %e, "cannot clear a previous run's leases; they expire on their own");
+            }
         }
+        info!(instance = %self.instance, backend = self.store.backend_name(), "starting");
         let mut prepared = self.prepare(self.config.clone())?;
         let mut first = true;
         let mut answer: Option<oneshot::Sender<ReloadOutcome>> = None;
@@ -519,6 +543,10 @@ impl Daemon {
         let poll_limit = config.sources.timeout * (config.sources.max_pages_per_poll + 2)
             + Duration::from_secs(120);
         let clock = &self.clock;
+        let lease = crate::sources::runner::RunnerLease {
+            holder: self.instance.clone(),
+            period: config.storage.lease,
+        };
         for source in built {
             let id = source.id().to_string();
             let queries = source.queries();
@@ -537,7 +565,9 @@ impl Daemon {
             )
             .await
             {
-                Ok(r) => r.with_stored_signal(stored.clone()),
+                Ok(r) => r
+                    .with_stored_signal(stored.clone())
+                    .with_lease(lease.clone()),
                 Err(e) if !strict => {
                     error!(source = %id, error = %e, "cannot load the state of this source: it is not polled until the next reload or restart");
                     continue;
@@ -567,7 +597,8 @@ impl Daemon {
         // sender as soon as they are in the outbox.
         let outbox = Arc::new(Notify::new());
         let evaluator =
-            crate::alerts::Evaluator::new(self.store.clone(), config.clone(), clock.clone());
+            crate::alerts::Evaluator::new(self.store.clone(), config.clone(), clock.clone())
+                .with_lease(lease.clone());
         let name = "alert evaluator".to_string();
         let beat =
             self.progress
@@ -578,6 +609,9 @@ impl Daemon {
                 evaluator,
                 outbox: outbox.clone(),
                 clock: clock.clone(),
+                // The lease is renewed well within its period, so that it never lapses
+                // between two evaluations of a live instance.
+                every: EVALUATE_EVERY.min(config.storage.lease / 3),
             },
             clock.clone(),
             beat,
@@ -867,6 +901,7 @@ struct EvaluatorStep {
     evaluator: crate::alerts::Evaluator,
     outbox: Arc<Notify>,
     clock: Arc<dyn Clock>,
+    every: Duration,
 }
 
 impl Step for EvaluatorStep {
@@ -877,7 +912,7 @@ impl Step for EvaluatorStep {
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "alert evaluation failed"),
             }
-            after(self.clock.now(), EVALUATE_EVERY)
+            after(self.clock.now(), self.every)
         })
     }
 }

@@ -19,7 +19,7 @@ use super::{Cursor, Page, PageRequest, Position, Round, Source, SourceError};
 use crate::clock::Clock;
 use crate::mention::format_time;
 use crate::pipeline::{Pipeline, Processed};
-use crate::store::{PageCommit, SourceStatus, Store, StoreError};
+use crate::store::{LeaseClaim, PageCommit, SourceStatus, Store, StoreError};
 
 /// Settings of a runner that do not come from the source itself.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +57,22 @@ enum PollError {
     Store(#[from] StoreError),
 }
 
+/// Several instances on one database: each query is polled only by the instance holding its
+/// lease (`poll:<source id>:<query>`), renewed with every page it commits.
+#[derive(Debug, Clone)]
+pub struct RunnerLease {
+    /// This instance (`host:pid:random`).
+    pub holder: Arc<str>,
+    pub period: Duration,
+}
+
+/// The lease that guards the polling of one query.
+pub fn poll_lease_name(source_id: &str, query: &str) -> String {
+    format!("poll:{source_id}:{query}")
+}
+
 pub struct SourceRunner {
+    lease: Option<RunnerLease>,
     source: Arc<dyn Source>,
     pipeline: Arc<Pipeline>,
     store: Arc<Store>,
@@ -107,6 +122,7 @@ impl SourceRunner {
             queries.push(q);
         }
         Ok(SourceRunner {
+            lease: None,
             source,
             pipeline,
             store,
@@ -116,6 +132,19 @@ impl SourceRunner {
             gate,
             stored_signal: None,
         })
+    }
+
+    /// Polls a query only while holding its lease (see [`RunnerLease`]).
+    pub fn with_lease(mut self, lease: RunnerLease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// When to ask again for a query another instance polls: within half a lease, so that a
+    /// dead instance's queries are taken over within one lease period.
+    fn retry_lease_at(&self, now: DateTime<Utc>, period: Duration) -> DateTime<Utc> {
+        let wait = self.source.interval().min(period / 2);
+        now + super::retry::chrono_dur(wait.mul_f64(0.8 + 0.4 * fastrand::f64()))
     }
 
     pub fn with_stored_signal(mut self, signal: Arc<Notify>) -> Self {
@@ -158,6 +187,27 @@ impl SourceRunner {
                 continue;
             }
             let key = self.queries[i].key.clone();
+            if let Some(lease) = self.lease.clone() {
+                let name = poll_lease_name(self.source.id(), &key);
+                let period = super::retry::chrono_dur(lease.period);
+                match self
+                    .store
+                    .acquire_lease(&name, &lease.holder, now, period)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        debug!(source = self.source.id(), query = %key, "polled by another instance");
+                        self.queries[i].next_at = self.retry_lease_at(now, lease.period);
+                        continue;
+                    }
+                    Err(e) => {
+                        error!(source = self.source.id(), query = %key, error = %e, "cannot take this query's lease; trying again soon");
+                        self.queries[i].next_at = now + chrono::Duration::seconds(30);
+                        continue;
+                    }
+                }
+            }
             let result = self.poll_query(&key, shutdown).await;
             let now = self.clock.now();
             match result {
@@ -211,6 +261,16 @@ impl SourceRunner {
                     }
                     self.record_failure(&key, now, next, failures, &e).await;
                 }
+                Err(PollError::Store(StoreError::LeaseLost { .. })) => {
+                    // This instance stalled past its lease and another one polls the query now:
+                    // the page was not committed, that instance fetches it.
+                    info!(source = self.source.id(), query = %key, "another instance took over this query");
+                    let period = self
+                        .lease
+                        .as_ref()
+                        .map_or(Duration::from_secs(60), |l| l.period);
+                    self.queries[i].next_at = self.retry_lease_at(now, period);
+                }
                 Err(PollError::Store(e)) => {
                     // The page is not committed: the cursor did not move, nothing is lost.
                     let q = &mut self.queries[i];
@@ -229,6 +289,15 @@ impl SourceRunner {
         shutdown: &CancellationToken,
     ) -> Result<(PollOutcome, PageInfo), PollError> {
         let source = Arc::clone(&self.source);
+        let lease_name = poll_lease_name(source.id(), key);
+        let lease = self.lease.clone();
+        let claim = |now: DateTime<Utc>| {
+            lease.as_ref().map(|l| LeaseClaim {
+                name: &lease_name,
+                holder: &l.holder,
+                until: now + super::retry::chrono_dur(l.period),
+            })
+        };
         let mut cursor = self
             .store
             .load_cursor(source.id(), key)
@@ -278,6 +347,7 @@ impl SourceRunner {
                                 skipped: 0,
                                 billed: 0,
                                 at: now,
+                                lease: claim(now),
                             })
                             .await?;
                     }
@@ -343,6 +413,7 @@ impl SourceRunner {
                     skipped: page.skipped.len() as u64,
                     billed: page.billed,
                     at: now,
+                    lease: claim(now),
                 })
                 .await?;
             cursor = next_cursor;

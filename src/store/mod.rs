@@ -25,7 +25,7 @@ pub use alerts::{AlertRecord, BucketCount, NewAlert, NewMessage, OutboxMessage, 
 pub use digests::{DigestRun, NewDigestRun, RunState};
 pub use maintenance::{BackupError, Pruned};
 pub use query::{LabelFilter, MentionQuery, MentionRow, QuarterCounts, fts_query};
-pub use sources::{PageCommit, SourceHealth, SourceStatus};
+pub use sources::{LeaseClaim, LeaseRecord, PageCommit, SourceHealth, SourceStatus};
 
 use postgres::PgStore;
 use sqlite::SqliteStore;
@@ -56,6 +56,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid search {query:?}: {reason}")]
     Search { query: String, reason: String },
+    #[error("lease {name:?} is held by another instance now")]
+    LeaseLost { name: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error(
@@ -350,6 +352,13 @@ delegate! {
     /// Stores a page's mentions, advances the cursor, logs the page and counts billed posts,
     /// all or nothing.
     pub async fn commit_page(&self, page: &PageCommit<'_>) -> Result<InsertOutcome, StoreError>;
+    /// Takes or renews the lease `name` for `holder` until `now + period`; false when another
+    /// instance holds it.
+    pub async fn acquire_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, period: chrono::Duration) -> Result<bool, StoreError>;
+    /// Gives up the leases of `holder` (every lease when `None`).
+    pub async fn release_leases(&self, holder: Option<&str>) -> Result<u64, StoreError>;
+    /// Every lease, by name.
+    pub async fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError>;
     /// Logs a failed attempt (for digests and `status`).
     pub async fn log_poll_error(&self, source_id: &str, query: &str, at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
     pub async fn billed_in_month(&self, source_id: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;

@@ -23,9 +23,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Postgres, QueryBuilder, Row, Transaction};
 
 use super::{
-    AlertRecord, BucketCount, DigestRun, InsertOutcome, LabelFilter, MentionQuery, MentionRow,
-    NewAlert, NewDigestRun, NewMessage, OutboxMessage, PageCommit, Pruned, QuarterCounts, RunState,
-    ScoreRow, Silence, SourceHealth, SourceStatus, StoreError, fts_query,
+    AlertRecord, BucketCount, DigestRun, InsertOutcome, LabelFilter, LeaseRecord, MentionQuery,
+    MentionRow, NewAlert, NewDigestRun, NewMessage, OutboxMessage, PageCommit, Pruned,
+    QuarterCounts, RunState, ScoreRow, Silence, SourceHealth, SourceStatus, StoreError, fts_query,
 };
 use crate::config::PostgresLocation;
 use crate::mention::{ScoredMention, format_time};
@@ -1329,6 +1329,22 @@ impl PgStore {
     pub async fn commit_page(&self, page: &PageCommit<'_>) -> Result<InsertOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = async {
+            if let Some(lease) = &page.lease {
+                let held = sqlx::query(
+                    "UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3",
+                )
+                .bind(ms(&lease.until))
+                .bind(lease.name)
+                .bind(lease.holder)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    return Err(StoreError::LeaseLost {
+                        name: lease.name.to_string(),
+                    });
+                }
+            }
             let outcome = self.insert_in(&mut tx, page.mentions, page.at).await?;
             let at = ms(&page.at);
             let cursor = serde_json::to_string(page.cursor).expect("a cursor serialises");
@@ -1378,6 +1394,57 @@ impl PgStore {
             self.forget_brand_ids();
         }
         committed
+    }
+
+    /// As the SQLite backend; the upsert locks the lease's row, so of two instances taking an
+    /// expired lease at once exactly one gets it.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        period: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ms(&(now + period)))
+        .bind(ms(&now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn release_leases(&self, holder: Option<&str>) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM leases WHERE $1::text IS NULL OR holder = $1")
+                .bind(holder)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub async fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, holder, expires_at FROM leases ORDER BY name COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaseRecord {
+                    name: r.try_get("name")?,
+                    holder: r.try_get("holder")?,
+                    expires_at: time_at(r, "expires_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     pub async fn log_poll_error(

@@ -9,6 +9,24 @@ use super::{InsertOutcome, SqliteStore, StoreError};
 use crate::mention::{ScoredMention, format_time};
 use crate::sources::Cursor;
 
+/// A lease the writer holds: the write commits only if it still holds it, and renews it until
+/// `until`. A fenced write from an instance that lost its lease (it stalled, another instance
+/// took over) changes nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseClaim<'a> {
+    pub name: &'a str,
+    pub holder: &'a str,
+    pub until: DateTime<Utc>,
+}
+
+/// A lease as stored (`status`, tests).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaseRecord {
+    pub name: String,
+    pub holder: String,
+    pub expires_at: String,
+}
+
 /// Everything one page changes, written in one transaction.
 #[derive(Debug)]
 pub struct PageCommit<'a> {
@@ -22,6 +40,8 @@ pub struct PageCommit<'a> {
     /// Posts billed for this page (X), counted against the month of `at`.
     pub billed: u64,
     pub at: DateTime<Utc>,
+    /// When set, the page commits only while this lease is held (several instances).
+    pub lease: Option<LeaseClaim<'a>>,
 }
 
 /// Health of one (source, query).
@@ -113,6 +133,22 @@ impl SqliteStore {
     pub async fn commit_page(&self, page: &PageCommit<'_>) -> Result<InsertOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let result = async {
+            if let Some(lease) = &page.lease {
+                let held = sqlx::query(
+                    "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
+                )
+                .bind(format_time(&lease.until))
+                .bind(lease.name)
+                .bind(lease.holder)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    return Err(StoreError::LeaseLost {
+                        name: lease.name.to_string(),
+                    });
+                }
+            }
             let outcome = self.insert_in(&mut tx, page.mentions, page.at).await?;
             let at = format_time(&page.at);
             let cursor = serde_json::to_string(page.cursor).expect("a cursor serialises");
@@ -163,6 +199,59 @@ impl SqliteStore {
             self.forget_brand_ids();
         }
         committed
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + period`: true when it is
+    /// `holder`'s now, false when another instance holds it and it has not expired.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        period: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(format_time(&(now + period)))
+        .bind(format_time(&now))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives up the leases of `holder` (every lease when `None`), so that others take over at
+    /// once instead of after the period.
+    pub async fn release_leases(&self, holder: Option<&str>) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM leases WHERE ?1 IS NULL OR holder = ?1")
+                .bind(holder)
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Every lease, by name.
+    pub async fn leases(&self) -> Result<Vec<LeaseRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, holder, expires_at FROM leases ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaseRecord {
+                    name: r.try_get(0)?,
+                    holder: r.try_get(1)?,
+                    expires_at: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Logs a failed attempt (for digests and `status`).

@@ -9,8 +9,8 @@ use mentiond::config::{DatabaseLocation, PostgresLocation};
 use mentiond::mention::{Label, LangOrigin, Mention, ScoredMention, Sentiment};
 use mentiond::sources::Cursor;
 use mentiond::store::{
-    LabelFilter, MentionQuery, NewAlert, NewDigestRun, NewMessage, PageCommit, RunState,
-    SourceStatus, Store,
+    LabelFilter, LeaseClaim, MentionQuery, NewAlert, NewDigestRun, NewMessage, PageCommit,
+    RunState, SourceStatus, Store,
 };
 use sqlx::Connection;
 
@@ -246,6 +246,7 @@ on_both_backends!(
     scheduled_digests_happen_once,
     pages_cursors_and_source_health,
     rescoring_and_pruning,
+    leases_admit_one_holder_at_a_time,
 );
 
 async fn posts_are_stored_once_and_linked_to_new_brands(store: &Store) {
@@ -921,6 +922,7 @@ async fn pages_cursors_and_source_health(store: &Store) {
             skipped: 1,
             billed: 5,
             at: now,
+            lease: None,
         })
         .await
         .unwrap();
@@ -936,6 +938,7 @@ async fn pages_cursors_and_source_health(store: &Store) {
             skipped: 0,
             billed: 3,
             at: now + Duration::minutes(1),
+            lease: None,
         })
         .await
         .unwrap();
@@ -1194,4 +1197,120 @@ async fn sqlite_and_postgres_answer_the_cli_alike() {
     let export = pg.run(&["export", "--format", "ndjson"]);
     assert_eq!(stdout(&export).lines().count(), 480);
     db.drop_db().await;
+}
+
+async fn leases_admit_one_holder_at_a_time(store: &Store) {
+    let t0 = at("2026-03-04T10:00:00Z");
+    let period = Duration::seconds(30);
+    let name = "poll:mastodon:m.example:tag:acme";
+    assert!(store.acquire_lease(name, "a", t0, period).await.unwrap());
+    assert!(
+        !store
+            .acquire_lease(name, "b", t0 + Duration::seconds(10), period)
+            .await
+            .unwrap()
+    );
+    // The holder renews; the other instance waits for a lapse.
+    assert!(
+        store
+            .acquire_lease(name, "a", t0 + Duration::seconds(20), period)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease(name, "b", t0 + Duration::seconds(45), period)
+            .await
+            .unwrap()
+    );
+    let lapsed = t0 + Duration::seconds(50);
+    assert!(
+        store
+            .acquire_lease(name, "b", lapsed, period)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease(name, "a", lapsed, period)
+            .await
+            .unwrap()
+    );
+    let leases = store.leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(
+        (leases[0].holder.as_str(), leases[0].expires_at.as_str()),
+        ("b", "2026-03-04T10:01:20.000Z")
+    );
+
+    // A page from the instance that lost the lease changes nothing: no post, no cursor.
+    let cursor = Cursor {
+        state: serde_json::json!({"from": "a"}),
+        ..Default::default()
+    };
+    let page = corpus();
+    let page_from = |holder: &'static str, cursor: &Cursor| {
+        let until = lapsed + period;
+        let mentions = &page[..2];
+        let cursor = cursor.clone();
+        async move {
+            store
+                .commit_page(&PageCommit {
+                    source_id: "mastodon:m.example",
+                    query: "tag:acme",
+                    cursor: &cursor,
+                    mentions,
+                    fetched: 2,
+                    unmatched: 0,
+                    skipped: 0,
+                    billed: 0,
+                    at: lapsed,
+                    lease: Some(LeaseClaim {
+                        name,
+                        holder,
+                        until,
+                    }),
+                })
+                .await
+        }
+    };
+    let lost = page_from("a", &cursor).await;
+    assert!(
+        matches!(lost, Err(mentiond::store::StoreError::LeaseLost { .. })),
+        "{lost:?}"
+    );
+    assert_eq!(store.count_mentions().await.unwrap(), 0);
+    assert_eq!(
+        store
+            .load_cursor("mastodon:m.example", "tag:acme")
+            .await
+            .unwrap(),
+        None
+    );
+    let kept = page_from("b", &cursor).await.unwrap();
+    assert_eq!(kept.stored, 2);
+    assert_eq!(
+        store
+            .load_cursor("mastodon:m.example", "tag:acme")
+            .await
+            .unwrap(),
+        Some(cursor)
+    );
+
+    // Released leases are free at once.
+    assert!(
+        store
+            .acquire_lease("alerts", "b", lapsed, period)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.release_leases(Some("b")).await.unwrap(), 2);
+    assert!(
+        store
+            .acquire_lease("alerts", "a", lapsed, period)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.release_leases(None).await.unwrap(), 1);
+    assert!(store.leases().await.unwrap().is_empty());
 }
