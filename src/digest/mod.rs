@@ -676,8 +676,9 @@ pub struct DigestRunner {
     /// Per digest name, the sources its health section looks at.
     expected: std::collections::HashMap<String, Vec<ExpectedSource>>,
     touchpoints: TouchpointMatcher,
-    /// A due digest waits for sources still to poll past its time (see `SETTLE_MAX`).
-    waiting: std::sync::atomic::AtomicBool,
+    /// A due digest waits for sources still to poll past its time (see `SETTLE_MAX`), at most
+    /// until this time, when it goes whatever the sources did.
+    waiting: std::sync::Mutex<Option<DateTime<Utc>>>,
     /// When each digest was first scheduled (see [`Store::arm_digest`]), once read.
     armed: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
 }
@@ -873,11 +874,13 @@ impl DigestRunner {
                     }
                 }));
         }
-        if late < SETTLE_MAX.min((end - start) / 4) {
+        let settle = SETTLE_MAX.min((end - start) / 4);
+        if late < settle {
             let behind = self.sources_behind(digest, due, now).await?;
             if !behind.is_empty() {
-                self.waiting
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                let give_up = due + settle;
+                let mut waiting = self.waiting.lock().expect("waiting lock");
+                *waiting = Some(waiting.map_or(give_up, |w| w.min(give_up)));
                 tracing::debug!(digest = %digest.name, behind = %behind.join(", "), "digest waits for sources to poll past its time");
                 return Ok(None);
             }
@@ -1012,11 +1015,10 @@ impl DigestRunner {
     /// The next run time of any digest after now.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let now = self.clock.now();
-        if self
-            .waiting
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            return Some(now + chrono::Duration::seconds(15));
+        if let Some(give_up) = self.waiting.lock().expect("waiting lock").take() {
+            // Checked again soon, and never after the end of the wait: a check a whole number
+            // of periods later would find the next run waiting at the same point, for ever.
+            return Some((now + chrono::Duration::seconds(15)).min(give_up.max(now)));
         }
         self.config
             .digests

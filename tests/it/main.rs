@@ -13,6 +13,7 @@ mod demo;
 mod detect;
 mod digests;
 mod ingest;
+mod instances;
 mod query;
 mod sentiment;
 mod sources;
