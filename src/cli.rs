@@ -74,6 +74,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
         format: StatusFormat,
     },
+    /// Copy every table from one database to another (SQLite to PostgreSQL, or back), ids
+    /// kept; resumable (a second run copies only what is missing) and verified by counts.
+    /// Stop the daemon first. PostgreSQL passwords come from PGPASSWORD or ~/.pgpass.
+    MigrateStorage {
+        /// The database to copy: sqlite://PATH or postgres://user@host/database.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to fill (created for SQLite; for PostgreSQL it must exist).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+    },
     /// Recompute stored sentiment scores after an engine change (only mentions scored by
     /// another version; in batches, resumable).
     Rescore {
@@ -561,6 +575,7 @@ async fn run(cli: Cli) -> Result<u8> {
             backup(&cli.config, from.as_deref(), &to, force).await
         }
         Command::Rescore { since, batch } => rescore(&cli.config, since, batch).await,
+        Command::MigrateStorage { from, to, batch } => migrate_storage(&from, &to, batch).await,
         Command::Status { format } => status(&cli.config, format).await,
     }
 }
@@ -1167,6 +1182,8 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     let failed = store.messages(Some("failed")).await?;
     let silences = store.silences(now).await?;
     let digest_runs = store.digest_runs(1000).await?;
+    // Which instance does what, when several share a PostgreSQL database.
+    let leases = store.leases().await?;
     let digests: Vec<serde_json::Value> = config
         .digests
         .iter()
@@ -1220,7 +1237,7 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                 .map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "state": m.state, "subject": m.subject,
                     "attempts": m.attempts, "last_error": m.last_error, "next_attempt_at": m.next_attempt_at}))
                 .collect();
-            let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences, "digests": digests });
+            let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences, "digests": digests, "leases": leases });
             if let Some((used, budget)) = x_budget {
                 doc["x_budget"] =
                     serde_json::json!({"used": used, "budget": budget, "resets": next_month});
@@ -1325,6 +1342,15 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                     s.id, s.brand, s.ends_at, s.reason
                 )?;
             }
+            for l in &leases {
+                writeln!(
+                    out,
+                    "Lease {}: {} (expires {})",
+                    clip(&l.name, 60),
+                    clip(&l.holder, 60),
+                    age(Some(&l.expires_at), now)
+                )?;
+            }
             for d in &config.digests {
                 let tz = d.timezone();
                 let next = d
@@ -1383,6 +1409,85 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// `mentiond migrate-storage`: exit 0 when every table holds as many rows on both sides.
+async fn migrate_storage(from: &str, to: &str, batch: usize) -> Result<u8> {
+    let here = Path::new("./migrate-storage");
+    let source =
+        crate::config::database_location(from, here).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let dest =
+        crate::config::database_location(to, here).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    if source == dest {
+        bail!("--from and --to name the same database");
+    }
+    if let crate::config::DatabaseLocation::Sqlite(path) = &source {
+        if !path.exists() {
+            bail!("--from: no database at {}", path.display());
+        }
+    }
+    let source_store = Store::open_for_reading(&source)
+        .await
+        .with_context(|| format!("opening {source} to read"))?;
+    let dest_store = Store::open(&dest)
+        .await
+        .with_context(|| format!("opening {dest} to write"))?;
+    eprintln!("copying {source} into {dest}");
+    let started = std::time::Instant::now();
+    let mut last_report = std::time::Instant::now();
+    // The source's name in the destination's mark: a SQLite file by its full path.
+    let source_name = match &source {
+        crate::config::DatabaseLocation::Sqlite(p) => format!(
+            "sqlite://{}",
+            p.canonicalize().unwrap_or_else(|_| p.clone()).display()
+        ),
+        other => other.to_string(),
+    };
+    let report = source_store
+        .copy_into(&dest_store, &source_name, batch, |table, n| {
+            if last_report.elapsed() >= std::time::Duration::from_secs(5) {
+                eprintln!("  {table}: {n} rows copied");
+                last_report = std::time::Instant::now();
+            }
+        })
+        .await
+        .context("copying (run the same command again to resume)");
+    source_store.close().await;
+    dest_store.close().await;
+    let report = report?;
+    println!(
+        "{:<18} {:>12} {:>12} {:>12}",
+        "table", "source", "copied", "destination"
+    );
+    for t in &report {
+        println!(
+            "{:<18} {:>12} {:>12} {:>12}{}",
+            t.table,
+            t.source_rows,
+            t.copied,
+            t.destination_rows,
+            if t.matches() { "" } else { "  MISMATCH" }
+        );
+    }
+    let bad: Vec<&str> = report
+        .iter()
+        .filter(|t| !t.matches())
+        .map(|t| t.table)
+        .collect();
+    if bad.is_empty() {
+        eprintln!(
+            "verified: every table holds the same number of rows on both sides ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(0)
+    } else {
+        eprintln!(
+            "the counts differ for {}: the destination held other rows, or the source changed during the copy \
+             (stop the daemon and run the command again)",
+            bad.join(", ")
+        );
+        Ok(1)
+    }
 }
 
 async fn rescore(config_path: &Path, since: Option<DateTime<Utc>>, batch: usize) -> Result<u8> {

@@ -132,6 +132,46 @@ impl fmt::Debug for PostgresLocation {
     }
 }
 
+/// A database URL as `[storage] url` and `migrate-storage` take it: `sqlite://PATH` (relative
+/// to the folder of `relative_to`) or `postgres://user@host[:port]/database` without a password
+/// (the location comes back without one; the caller adds it).
+pub fn database_location(url: &str, relative_to: &Path) -> Result<DatabaseLocation, String> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(p) if !p.trim().is_empty() && !p.contains('?') => {
+            Ok(DatabaseLocation::Sqlite(resolve(relative_to, p.trim())))
+        }
+        Some(_) => Err(format!(
+            "{url:?} names no database file: write sqlite://mentiond.db or sqlite:///var/lib/mentiond/mentiond.db (no query parameters)"
+        )),
+        None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let parsed = url::Url::parse(url).map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+            if parsed.password().is_some() {
+                return Err("the URL holds a password: secrets are not read from the config file or the command line; \
+                     remove it and use password_file = \"/run/credentials/mentiond.service/storage-password\" \
+                     or password_env = \"VARIABLE\" (or PGPASSWORD, ~/.pgpass)"
+                    .into());
+            }
+            if parsed.host_str().is_none_or(str::is_empty)
+                || parsed.path().trim_matches('/').is_empty()
+            {
+                return Err(format!(
+                    "{url:?} must name a host and a database: postgres://user@host:5432/mentiond"
+                ));
+            }
+            Ok(DatabaseLocation::Postgres(PostgresLocation {
+                url: url.to_string(),
+                password: None,
+            }))
+        }
+        None => Err(format!(
+            "unsupported database URL {url:?}: expected sqlite://PATH or postgres://user@host/database"
+        )),
+    }
+}
+
 impl fmt::Display for DatabaseLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -444,52 +484,22 @@ impl Validator<'_> {
                 "a password applies to PostgreSQL only: a sqlite:// database is a file (remove password_file/password_env)",
             ));
         }
-        match path {
-            Some(p) if !p.trim().is_empty() && !p.contains('?') => Ok(StorageConfig {
-                database: DatabaseLocation::Sqlite(resolve(self.doc.file, p.trim())),
-                retention,
-                lease,
-            }),
-            Some(_) => Err(self.err(
-                p!["storage", "url"],
-                format!("{url:?} names no database file: write sqlite://mentiond.db or sqlite:///var/lib/mentiond/mentiond.db (no query parameters)"),
-            )),
-            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let parsed = url::Url::parse(&url).map_err(|e| {
-                    self.err(p!["storage", "url"], format!("not a PostgreSQL URL: {e}"))
-                })?;
-                if parsed.password().is_some() {
-                    return Err(self.err(
-                        p!["storage", "url"],
-                        "the URL holds a password: secrets are not read from the config file; \
-                         remove it and use password_file = \"/run/credentials/mentiond.service/db-password\" \
-                         or password_env = \"VARIABLE\" (or PGPASSWORD, ~/.pgpass)",
-                    ));
-                }
-                if parsed.host_str().is_none_or(str::is_empty) || parsed.path().trim_matches('/').is_empty() {
-                    return Err(self.err(
-                        p!["storage", "url"],
-                        format!("{url:?} must name a host and a database: postgres://user@host:5432/mentiond"),
-                    ));
-                }
-                let password = self.secret(
-                    &["storage"],
-                    "password",
-                    password.0.as_ref(),
-                    password.1.as_deref(),
-                    password.2.as_deref(),
-                )?;
-                Ok(StorageConfig {
-                    database: DatabaseLocation::Postgres(PostgresLocation { url, password }),
-                    retention,
-                    lease,
-                })
-            }
-            None => Err(self.err(
-                p!["storage", "url"],
-                format!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://user@host/database"),
-            )),
+        let mut database = database_location(&url, self.doc.file)
+            .map_err(|e| self.err(p!["storage", "url"], e))?;
+        if let DatabaseLocation::Postgres(pg) = &mut database {
+            pg.password = self.secret(
+                &["storage"],
+                "password",
+                password.0.as_ref(),
+                password.1.as_deref(),
+                password.2.as_deref(),
+            )?;
         }
+        Ok(StorageConfig {
+            database,
+            retention,
+            lease,
+        })
     }
 
     fn terms(

@@ -13,6 +13,7 @@ mod postgres;
 mod query;
 mod sources;
 mod sqlite;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,7 @@ pub use digests::{DigestRun, NewDigestRun, RunState};
 pub use maintenance::{BackupError, Pruned};
 pub use query::{LabelFilter, MentionQuery, MentionRow, QuarterCounts, fts_query};
 pub use sources::{LeaseClaim, LeaseRecord, PageCommit, SourceHealth, SourceStatus};
+pub use transfer::TableCopy;
 
 use postgres::PgStore;
 use sqlite::SqliteStore;
@@ -56,6 +58,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid search {query:?}: {reason}")]
     Search { query: String, reason: String },
+    #[error("cannot copy: {0}")]
+    Transfer(String),
     #[error("lease {name:?} is held by another instance now")]
     LeaseLost { name: String },
     #[error("database error: {0}")]
@@ -244,6 +248,101 @@ impl Store {
             Backend::Sqlite(db) => db.backup_to(to, overwrite).await,
             Backend::Postgres(_) => Err(BackupError::Unsupported),
         }
+    }
+}
+
+impl Store {
+    async fn read_rows(
+        &self,
+        table: &transfer::Table,
+        after: Option<&[i64]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<transfer::Value>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.read_rows(table, after, limit).await,
+            Backend::Postgres(db) => db.read_rows(table, after, limit).await,
+        }
+    }
+
+    async fn write_rows(
+        &self,
+        table: &transfer::Table,
+        rows: &[Vec<transfer::Value>],
+    ) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.write_rows(table, rows).await,
+            Backend::Postgres(db) => db.write_rows(table, rows).await,
+        }
+    }
+
+    async fn last_key(&self, table: &transfer::Table) -> Result<Option<Vec<i64>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.last_key(table).await,
+            Backend::Postgres(db) => db.last_key(table).await,
+        }
+    }
+
+    async fn count_rows(&self, table: &transfer::Table) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.count_rows(table).await,
+            Backend::Postgres(db) => db.count_rows(table).await,
+        }
+    }
+
+    /// Copies every table into `to` (see `store/transfer.rs`), `batch` rows per transaction,
+    /// resuming after what `to` already holds; `progress(table, rows copied so far)` after each
+    /// batch. Returns each table's counts on both sides: equal counts verify the copy.
+    /// `source` names this store in `to`'s mark: `to` must be empty or an earlier copy of it.
+    pub async fn copy_into(
+        &self,
+        to: &Store,
+        source: &str,
+        batch: usize,
+        mut progress: impl FnMut(&str, u64),
+    ) -> Result<Vec<TableCopy>, StoreError> {
+        let batch = batch.max(1);
+        let (sources, holds_data) = match &to.backend {
+            Backend::Sqlite(db) => (db.copy_sources().await?, db.holds_data().await?),
+            Backend::Postgres(db) => (db.copy_sources().await?, db.holds_data().await?),
+        };
+        if !sources.iter().any(|s| s == source) && (holds_data || !sources.is_empty()) {
+            return Err(StoreError::Transfer(format!(
+                "the destination already holds data that was not copied from {source}: copy into an empty database"
+            )));
+        }
+        let mark = |finished: bool| async move {
+            let now = Utc::now();
+            match &to.backend {
+                Backend::Sqlite(db) => db.mark_copy(source, now, finished).await,
+                Backend::Postgres(db) => db.mark_copy(source, now, finished).await,
+            }
+        };
+        mark(false).await?;
+        let mut report = Vec::new();
+        for table in transfer::TABLES {
+            let mut after = to.last_key(table).await?;
+            let mut copied = 0;
+            loop {
+                let rows = self.read_rows(table, after.as_deref(), batch).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                copied += to.write_rows(table, &rows).await?;
+                progress(table.name, copied);
+                if table.key.is_empty() || rows.len() < batch {
+                    break;
+                }
+                after = rows.last().map(|r| transfer::key_of(table, r));
+            }
+            report.push(TableCopy {
+                table: table.name,
+                source_rows: self.count_rows(table).await?,
+                copied,
+                destination_rows: to.count_rows(table).await?,
+            });
+        }
+        mark(true).await?;
+        Ok(report)
     }
 }
 

@@ -177,6 +177,18 @@ schedule = "*/3 * * * * *"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `status` shows who holds what.
+    let status = ws.run(&["status", "--format", "json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let shown = doc["leases"].as_array().expect("leases in status");
+    assert_eq!(shown.len(), TAGS.len() + 1, "{doc}");
+    assert!(shown.iter().all(|l| {
+        l["holder"]
+            .as_str()
+            .and_then(pid_of)
+            .is_some_and(|p| p != victim)
+    }));
     for run in runs {
         let (code, log) = run.terminate(Duration::from_secs(20)).await;
         assert_eq!(code, Some(0), "{log}");

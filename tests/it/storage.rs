@@ -1314,3 +1314,195 @@ async fn leases_admit_one_holder_at_a_time(store: &Store) {
     assert_eq!(store.release_leases(None).await.unwrap(), 1);
     assert!(store.leases().await.unwrap().is_empty());
 }
+
+/// Fills every table of `store` (mentions, links, alerts, outbox, silences, digests, sources).
+async fn fill_every_table(store: &Store) {
+    alerts_and_outbox_keep_their_states(store).await;
+    scheduled_digests_happen_once(store).await;
+    pages_cursors_and_source_health(store).await;
+    store
+        .add_silence(
+            "Acme",
+            at("2026-03-01T10:00:00Z"),
+            at("2026-03-09T10:00:00Z"),
+            "launch week",
+            at("2026-03-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let mut more = corpus();
+    for (i, p) in more.iter_mut().enumerate() {
+        p.mention.external_id = format!("more{i}");
+    }
+    store
+        .insert_batch_at(&more, at("2026-03-05T00:00:00Z"))
+        .await
+        .unwrap();
+}
+
+/// What a store holds, as comparable values.
+async fn contents(store: &Store) -> serde_json::Value {
+    let mut rows = store
+        .query(&MentionQuery {
+            oldest_first: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    rows.sort_by(|a, b| (&a.external_id, &a.brand).cmp(&(&b.external_id, &b.brand)));
+    let far = at("2030-01-01T00:00:00Z");
+    serde_json::json!({
+        "mentions": rows,
+        "alerts": store.alerts_between(at("2000-01-01T00:00:00Z"), far).await.unwrap(),
+        "messages": store.messages(None).await.unwrap().iter().map(|m| {
+            (m.id, m.kind.clone(), m.ref_id, m.message_id.clone(), m.recipients.clone(), m.message.clone(),
+             m.state.clone(), m.attempts, m.created_at.clone(), m.sent_at.clone())
+        }).collect::<Vec<_>>(),
+        "digest_runs": store.digest_runs(100).await.unwrap(),
+        "silences": store.silences(at("2000-01-01T00:00:00Z")).await.unwrap(),
+        "statuses": store.source_statuses(at("2026-03-04T10:30:00Z")).await.unwrap(),
+        "cursor": store.load_cursor("mastodon:m.example", "tag:acme").await.unwrap(),
+        "billed": store.billed_in_month("mastodon:m.example", at("2026-03-04T10:00:00Z")).await.unwrap(),
+        "health": store.source_health(at("2026-03-01T00:00:00Z"), far).await.unwrap(),
+    })
+}
+
+fn migrate(from: &str, to: &str) -> (i32, String, String) {
+    let out = std::process::Command::new(BIN)
+        .args([
+            "migrate-storage",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--batch",
+            "4",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `copied` column of `table` in migrate-storage's report.
+fn copied(report: &str, table: &str) -> u64 {
+    report
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(table))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {table} line in {report}"))
+}
+
+#[tokio::test]
+async fn migrate_storage_copies_every_table_resumes_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_path = dir.path().join("from.db");
+    let source = Store::open_sqlite(&from_path).await.unwrap();
+    fill_every_table(&source).await;
+    let from = format!("sqlite://{}", from_path.display());
+    let open = |url: &str| {
+        let location = mentiond::config::database_location(url, dir.path()).unwrap();
+        async move { Store::open(&location).await.unwrap() }
+    };
+
+    // SQLite to SQLite always; SQLite to PostgreSQL (and back) when a server is configured.
+    let pg = PgTestDb::create().await;
+    let mut targets = vec![format!("sqlite://{}", dir.path().join("to.db").display())];
+    if let Some(db) = &pg {
+        targets.push(db.url.clone());
+    }
+    for (i, to) in targets.iter().enumerate() {
+        let n = source.count_mentions().await.unwrap() as u64;
+        let (code, report, log) = migrate(&from, to);
+        assert_eq!(code, 0, "{report}\n{log}");
+        assert!(!report.contains("MISMATCH"), "{report}");
+        assert_eq!(copied(&report, "mentions"), n, "{report}");
+        let messages = source.messages(None).await.unwrap().len() as u64;
+        assert_eq!(copied(&report, "outbox"), messages, "{report}");
+        let dest = open(to).await;
+        assert_eq!(contents(&dest).await, contents(&source).await, "{to}");
+        // Search works on the copy (SQLite's index and PostgreSQL's column were filled).
+        let caffe = MentionQuery {
+            search: Some("caffe".into()),
+            ..Default::default()
+        };
+        let found = dest.query(&caffe).await.unwrap();
+        assert_eq!(found.len(), 1, "{to}");
+        assert_eq!(ids(&found), ids(&source.query(&caffe).await.unwrap()));
+
+        // A second run copies nothing; after new posts in the source, only those.
+        let (code, report, _) = migrate(&from, to);
+        assert_eq!((code, copied(&report, "mentions")), (0, 0), "{report}");
+        let mut new = corpus()[..2].to_vec();
+        new[0].mention.external_id = format!("new{i}-0");
+        new[1].mention.external_id = format!("new{i}-1");
+        source
+            .insert_batch_at(&new, at("2026-03-06T00:00:00Z"))
+            .await
+            .unwrap();
+        let (code, report, _) = migrate(&from, to);
+        assert_eq!((code, copied(&report, "mentions")), (0, 2), "{report}");
+        assert_eq!(copied(&report, "mention_brands"), 2, "{report}");
+        assert_eq!(contents(&dest).await, contents(&source).await, "{to}");
+
+        // Ids given after the copy follow the copied ones.
+        let mut later = corpus()[..1].to_vec();
+        later[0].mention.external_id = "after-the-copy".into();
+        let stored = dest
+            .insert_batch_at(&later, at("2026-03-07T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(stored.stored, 1);
+        let ids = dest
+            .mentions_to_rescore("none", None, 0, 1000)
+            .await
+            .unwrap();
+        assert_eq!(ids.len() as u64, n + 3);
+        assert_eq!(ids.last().unwrap().id as u64, n + 3, "{to}");
+
+        // And back: the copy copied into a new SQLite file holds the same.
+        let back = format!(
+            "sqlite://{}",
+            dir.path().join(format!("back{i}.db")).display()
+        );
+        let (code, report, log) = migrate(to, &back);
+        assert_eq!(code, 0, "{report}\n{log}");
+        assert_eq!(copied(&report, "mentions"), n + 3, "{report}");
+        let back = open(&back).await;
+        assert_eq!(
+            contents(&back).await,
+            contents(&dest).await,
+            "{to} and back"
+        );
+        back.close().await;
+        dest.close().await;
+    }
+    // A copy into a database holding other data is refused (its counts could not tell).
+    let other = dir.path().join("other.db");
+    let other_store = Store::open_sqlite(&other).await.unwrap();
+    let mut stranger = corpus()[..1].to_vec();
+    stranger[0].mention.external_id = "stranger".into();
+    other_store
+        .insert_batch_at(&stranger, at("2026-03-04T00:00:00Z"))
+        .await
+        .unwrap();
+    other_store.close().await;
+    let (code, report, log) = migrate(&from, &format!("sqlite://{}", other.display()));
+    assert_eq!(code, 1, "{report}\n{log}");
+    assert!(log.contains("already holds data"), "{log}");
+    let (code, _, log) = migrate(&from, "postgres://u:secret@db/x");
+    assert_eq!(code, 1);
+    assert!(
+        log.contains("holds a password") && !log.contains("secret@"),
+        "{log}"
+    );
+    source.close().await;
+    if let Some(db) = pg {
+        db.drop_db().await;
+    }
+}
