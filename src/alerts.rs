@@ -461,9 +461,14 @@ impl Evaluator {
                 held_until: None,
             };
             let rendered = render::recovery(&view, now);
-            self.message("recovery", brand, open.id, rule, &rendered, now, now)
+            let mut all: Vec<NewMessage> = self
+                .message("recovery", brand, open.id, rule, &rendered, now, now)
+                .into_iter()
+                .collect();
+            all.extend(self.channel_messages("recovery", open.id, rule, &view, now, now));
+            all
         } else {
-            None
+            Vec::new()
         };
         self.store.resolve_alert(open.id, now, message).await?;
         info!(brand, alert = open.id, "back to normal");
@@ -540,7 +545,12 @@ impl Evaluator {
                 let mut view = view;
                 view.alert_id = id;
                 let rendered = render::alert(&view, chart);
-                self.message("alert", brand, id, rule, &rendered, now, held)
+                let mut all: Vec<NewMessage> = self
+                    .message("alert", brand, id, rule, &rendered, now, held)
+                    .into_iter()
+                    .collect();
+                all.extend(self.channel_messages("alert", id, rule, &view, now, held));
+                all
             })
             .await?;
         info!(
@@ -553,6 +563,47 @@ impl Evaluator {
             "negative spike: alert fired"
         );
         Ok(id)
+    }
+
+    /// One message per chat or webhook channel the rule routes to (a channel that wants only
+    /// critical alerts skips warnings, and their "back to normal"), in its language.
+    fn channel_messages(
+        &self,
+        kind: &'static str,
+        id: i64,
+        rule: &AlertRule,
+        view: &AlertView,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Vec<NewMessage> {
+        let mut out = Vec::new();
+        for name in &rule.channels {
+            let Some(channel) = self.config.channels.iter().find(|c| &c.name == name) else {
+                continue;
+            };
+            if channel.critical_only && !view.severe {
+                continue;
+            }
+            let mut view = view.clone();
+            view.alert_id = id;
+            view.language = channel.language.unwrap_or(rule.language);
+            let notice = if kind == "alert" {
+                crate::notify::channels::fired(&view)
+            } else {
+                crate::notify::channels::resolved(&view, now)
+            };
+            out.push(crate::notify::channels::message(
+                channel,
+                kind,
+                &view.brand,
+                &format!("{kind}-{id}"),
+                &notice,
+                view.language,
+                now,
+                not_before,
+            ));
+        }
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -594,6 +645,7 @@ impl Evaluator {
                 html: Some(rendered.html_with_data_images()),
                 created_at: now,
                 not_before,
+                channel: None,
             }),
             Err(e) => {
                 warn!(brand, error = %e, "cannot compose the e-mail");

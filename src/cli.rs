@@ -116,6 +116,12 @@ pub enum Command {
     Silence(SilenceArgs),
     /// Preview a digest as HTML, send one now, or list the digests and their next runs.
     Digest(DigestArgs),
+    /// Chat and webhook channels: list them with their last delivery, or send a sample alert
+    /// to one.
+    Channels {
+        #[command(subcommand)]
+        action: ChannelsAction,
+    },
     /// Show the whole product working, offline, in about a minute: a simulated social network,
     /// the real daemon, an alert and a digest written as files.
     Demo {
@@ -313,6 +319,20 @@ pub struct SilenceArgs {
     /// Remove the silence with this id.
     #[arg(long)]
     pub remove: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsAction {
+    /// Each channel: kind, endpoint (scheme and host only: the rest of a webhook URL is a
+    /// secret), language, routing, and its last delivery.
+    List,
+    /// Posts a sample alert to one channel now (not through the outbox). Exit 0 when the
+    /// endpoint accepted it (2xx), 1 otherwise with its status and the start of its answer.
+    Test {
+        /// The channel (`name` in [[channels]]).
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -570,6 +590,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Backtest { input } => backtest(&cli.config, &input).await,
         Command::Silence(args) => silence(&cli.config, args).await,
         Command::Digest(args) => digest(&cli.config, args).await,
+        Command::Channels { action } => channels(&cli.config, action).await,
         Command::Demo { dir, quick } => demo(&dir, quick).await,
         Command::Backup { to, from, force } => {
             backup(&cli.config, from.as_deref(), &to, force).await
@@ -1234,7 +1255,7 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
             let outbox: Vec<serde_json::Value> = pending
                 .iter()
                 .chain(failed.iter())
-                .map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "state": m.state, "subject": m.subject,
+                .map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "channel": m.channel, "state": m.state, "subject": m.subject,
                     "attempts": m.attempts, "last_error": m.last_error, "next_attempt_at": m.next_attempt_at}))
                 .collect();
             let mut doc = serde_json::json!({ "sources": list, "alerts": alerts, "outbox": outbox, "silences": silences, "digests": digests, "leases": leases });
@@ -1409,6 +1430,155 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// `mentiond channels list|test`.
+async fn channels(config_path: &Path, action: ChannelsAction) -> Result<u8> {
+    let config = load_config(config_path)?;
+    match action {
+        ChannelsAction::List => {
+            let messages = match &config.storage.database {
+                crate::config::DatabaseLocation::Sqlite(p) if !p.exists() => Vec::new(),
+                _ => {
+                    let store = open_store_for_reading(&config, config_path).await?;
+                    let m = store.messages(None).await?;
+                    store.close().await;
+                    m
+                }
+            };
+            if config.channels.is_empty() {
+                println!("no channel configured (add a [[channels]] section)");
+                return Ok(0);
+            }
+            for c in &config.channels {
+                let mut routes: Vec<String> = Vec::new();
+                if config.alerts.defaults.channels.contains(&c.name) {
+                    routes.push("alerts".into());
+                }
+                for (brand, rule) in &config.alerts.brands {
+                    if rule.channels.contains(&c.name)
+                        && !config.alerts.defaults.channels.contains(&c.name)
+                    {
+                        routes.push(format!("alerts of {brand}"));
+                    }
+                }
+                for d in config
+                    .digests
+                    .iter()
+                    .filter(|d| d.channels.contains(&c.name))
+                {
+                    routes.push(format!("digest {}", d.name));
+                }
+                let last = messages
+                    .iter()
+                    .filter(|m| m.channel.as_deref() == Some(c.name.as_str()))
+                    .max_by_key(|m| m.id);
+                let last = match last {
+                    None => "no delivery yet".to_string(),
+                    Some(m) => match (m.state.as_str(), &m.sent_at, &m.last_error) {
+                        ("sent", Some(at), _) => format!("last delivered {at} ({})", m.kind),
+                        (state, _, Some(e)) => format!(
+                            "last message {state} after {} attempt(s): {}",
+                            m.attempts,
+                            crate::notify::render::clean(e)
+                        ),
+                        (state, _, None) => format!("last message {state}"),
+                    },
+                };
+                println!(
+                    "{}  {}  {}{}  language {}  {}  routed: {}  {}",
+                    c.name,
+                    c.kind.as_str(),
+                    c.endpoint(),
+                    c.topic
+                        .as_deref()
+                        .map(|t| format!(" topic {t}"))
+                        .unwrap_or_default(),
+                    c.language.unwrap_or(config.alerts.defaults.language).code(),
+                    if c.critical_only {
+                        "critical only"
+                    } else {
+                        "all severities"
+                    },
+                    if routes.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        routes.join(", ")
+                    },
+                    last
+                );
+            }
+            Ok(0)
+        }
+        ChannelsAction::Test { name } => {
+            let Some(channel) = config
+                .channels
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&name))
+            else {
+                let known: Vec<&str> = config.channels.iter().map(|c| c.name.as_str()).collect();
+                bail!(
+                    "no channel named {name:?} (configured: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            };
+            let now = Utc::now();
+            let brand = config
+                .brands
+                .first()
+                .map(|b| b.name.clone())
+                .unwrap_or_else(|| "Acme".into());
+            let rule = config.alerts.rule(&brand);
+            let view = crate::notify::channels::sample_alert(
+                &brand,
+                channel.language.unwrap_or(rule.language),
+                rule.timezone,
+                now,
+            );
+            let notice = crate::notify::channels::fired(&view);
+            let body = crate::notify::channels::payload(
+                channel.kind,
+                &notice,
+                channel.topic.as_deref(),
+                view.language,
+                now,
+            );
+            let body = serde_json::to_vec(&body)?;
+            let http = crate::sources::http::Http::new(
+                concat!("mentiond/", env!("CARGO_PKG_VERSION")),
+                std::time::Duration::from_secs(15),
+                1 << 20,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = format!("msg_test-{}", now.timestamp_millis());
+            match crate::notify::channels::post(http.client(), channel, &id, &body, now).await {
+                crate::notify::channels::Outcome::Delivered(code) => {
+                    println!(
+                        "channel {} ({}, {}): sample alert accepted (HTTP {code})",
+                        channel.name,
+                        channel.kind.as_str(),
+                        channel.endpoint()
+                    );
+                    Ok(0)
+                }
+                crate::notify::channels::Outcome::Refused(e)
+                | crate::notify::channels::Outcome::Retry { error: e, .. } => {
+                    eprintln!(
+                        "channel {} ({}, {}): not accepted: {}",
+                        channel.name,
+                        channel.kind.as_str(),
+                        channel.endpoint(),
+                        crate::notify::render::clean(&e)
+                    );
+                    Ok(1)
+                }
+            }
+        }
+    }
 }
 
 /// `mentiond migrate-storage`: exit 0 when every table holds as many rows on both sides.
@@ -1746,8 +1916,10 @@ async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
     }
     // --send
     let outcome = runner.queue_now(&digest).await?;
-    let message = match outcome {
-        Some(crate::digest::RunOutcome::Queued { message, .. }) => message,
+    let (message, messages) = match outcome {
+        Some(crate::digest::RunOutcome::Queued {
+            message, messages, ..
+        }) => (message, messages),
         Some(_) => {
             store.close().await;
             eprintln!(
@@ -1763,12 +1935,34 @@ async fn digest(config_path: &Path, args: DigestArgs) -> Result<u8> {
     };
     let mailer =
         crate::notify::Mailer::from_config(&config.email).context("setting up e-mail delivery")?;
-    let sender = crate::notify::Sender::new(store.clone(), mailer, clock).owned_by("cli");
+    let sender = crate::notify::Sender::new(store.clone(), mailer, clock)
+        .owned_by("cli")
+        .with_channels(&config.channels);
+    // The chat channels' summaries first; the e-mail's outcome decides the exit status.
+    for &other in messages.iter().filter(|&&m| m != message) {
+        let r = sender.send_one(other).await?;
+        if let Some(m) = store.message(other).await? {
+            let channel = m.channel.as_deref().unwrap_or("e-mail");
+            if r.sent == 1 {
+                eprintln!("digest {:?} posted to channel {channel}", digest.name);
+            } else {
+                eprintln!(
+                    "digest {:?} not posted to channel {channel}: {}",
+                    digest.name,
+                    m.last_error.unwrap_or_default()
+                );
+            }
+        }
+    }
     let report = sender.send_one(message).await?;
     let msg = store.message(message).await?;
     store.close().await;
+    let channel = msg.as_ref().and_then(|m| m.channel.clone());
     if report.sent == 1 {
-        eprintln!("digest {:?} sent to {}", digest.name, digest.to.join(", "));
+        match channel {
+            Some(c) => eprintln!("digest {:?} posted to channel {c}", digest.name),
+            None => eprintln!("digest {:?} sent to {}", digest.name, digest.to.join(", ")),
+        }
         return Ok(0);
     }
     let error = msg.and_then(|m| m.last_error).unwrap_or_default();

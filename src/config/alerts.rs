@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
+use super::channels::ChannelConfig;
 use super::{BrandConfig, ConfigError, EmailConfig, Seg, Validator};
 
 /// Language of the e-mails.
@@ -82,6 +83,8 @@ pub struct AlertRule {
     pub quiet_hours: Option<QuietHours>,
     /// Send a short notice when the episode is over.
     pub back_to_normal: bool,
+    /// Chat and webhook channels (names of `[[channels]]`) that get the alert too.
+    pub channels: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +115,7 @@ struct RawRule {
     timezone: Option<String>,
     quiet_hours: Option<String>,
     back_to_normal: Option<bool>,
+    channels: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -129,6 +133,7 @@ impl Validator<'_> {
         raw: RawAlerts,
         brands: &[BrandConfig],
         email: &EmailConfig,
+        channels: &[ChannelConfig],
     ) -> Result<AlertsConfig, ConfigError> {
         let base = AlertRule {
             enabled: true,
@@ -141,8 +146,9 @@ impl Validator<'_> {
             timezone: chrono_tz::UTC,
             quiet_hours: None,
             back_to_normal: true,
+            channels: Vec::new(),
         };
-        let defaults = self.rule(&["alerts"], &raw.defaults, &base)?;
+        let defaults = self.rule(&["alerts"], &raw.defaults, &base, channels)?;
         let mut out = BTreeMap::new();
         for (name, rule) in &raw.brands {
             let Some(brand) = brands.iter().find(|b| b.name.eq_ignore_ascii_case(name)) else {
@@ -153,7 +159,7 @@ impl Validator<'_> {
             };
             out.insert(
                 brand.name.clone(),
-                self.rule(&["alerts", "brands", name], rule, &defaults)?,
+                self.rule(&["alerts", "brands", name], rule, &defaults, channels)?,
             );
         }
         Ok(AlertsConfig {
@@ -163,7 +169,13 @@ impl Validator<'_> {
         })
     }
 
-    fn rule(&self, at: &[&str], raw: &RawRule, base: &AlertRule) -> Result<AlertRule, ConfigError> {
+    fn rule(
+        &self,
+        at: &[&str],
+        raw: &RawRule,
+        base: &AlertRule,
+        channels: &[ChannelConfig],
+    ) -> Result<AlertRule, ConfigError> {
         let path = |key: &str| -> Vec<Seg> {
             let mut p: Vec<Seg> = at.iter().map(|s| Seg::from(*s)).collect();
             p.push(Seg::from(key));
@@ -238,6 +250,9 @@ impl Validator<'_> {
         }
         if let Some(b) = raw.back_to_normal {
             r.back_to_normal = b;
+        }
+        if let Some(names) = &raw.channels {
+            r.channels = self.channel_names(path("channels"), names, channels)?;
         }
         Ok(r)
     }

@@ -19,6 +19,8 @@ pub struct DigestConfig {
     pub top: usize,
     /// Send nothing for a period without any mention, alert or source problem.
     pub skip_empty: bool,
+    /// Chat and webhook channels that get a short summary.
+    pub channels: Vec<String>,
 }
 
 impl DigestConfig {
@@ -81,6 +83,8 @@ pub(super) struct RawDigest {
     top: Option<usize>,
     #[serde(default)]
     skip_empty: Option<bool>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
 }
 
 impl Validator<'_> {
@@ -89,6 +93,7 @@ impl Validator<'_> {
         raw: Vec<RawDigest>,
         brands: &[BrandConfig],
         email: &EmailConfig,
+        channels: &[super::channels::ChannelConfig],
     ) -> Result<Vec<DigestConfig>, ConfigError> {
         let mut out: Vec<DigestConfig> = Vec::with_capacity(raw.len());
         for (i, d) in raw.into_iter().enumerate() {
@@ -125,10 +130,14 @@ impl Validator<'_> {
                     list
                 }
             };
-            if to.is_empty() {
+            let digest_channels = match &d.channels {
+                Some(names) => self.channel_names(at("channels"), names, channels)?,
+                None => Vec::new(),
+            };
+            if to.is_empty() && digest_channels.is_empty() {
                 return Err(self.err(
                     at("name"),
-                    format!("digest {name:?} has no recipient: set `to` here or in [email]"),
+                    format!("digest {name:?} has no recipient: set `to` here or in [email], or `channels`"),
                 ));
             }
             let language = match d.language.as_deref() {
@@ -180,6 +189,7 @@ impl Validator<'_> {
                 brands: brand_names,
                 top,
                 skip_empty: d.skip_empty.unwrap_or(false),
+                channels: digest_channels,
             });
         }
         Ok(out)

@@ -19,6 +19,7 @@ macro_rules! p {
 }
 
 mod alerts;
+pub mod channels;
 mod digests;
 mod email;
 mod locate;
@@ -67,6 +68,8 @@ pub struct Config {
     pub digests: Vec<DigestConfig>,
     pub touchpoints: Vec<TouchpointConfig>,
     pub sentiment: SentimentConfig,
+    /// Chat and webhook destinations (`[[channels]]`).
+    pub channels: Vec<channels::ChannelConfig>,
 }
 
 /// `[sentiment]`: which engine scores mentions.
@@ -216,6 +219,8 @@ struct RawConfig {
     touchpoints: Option<Vec<TouchpointConfig>>,
     #[serde(default)]
     sentiment: Option<RawSentiment>,
+    #[serde(default)]
+    channels: Vec<channels::RawChannel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,8 +394,9 @@ impl Validator<'_> {
         }
         let email = self.email(raw.email)?;
         let sources = self.sources(raw.sources.unwrap_or_default(), &brands)?;
-        let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email)?;
-        let digests = self.digests(raw.digests, &brands, &email)?;
+        let channels = self.channels(raw.channels)?;
+        let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email, &channels)?;
+        let digests = self.digests(raw.digests, &brands, &email, &channels)?;
         let touchpoints = self.touchpoints(raw.touchpoints)?;
         let sentiment = self.sentiment(raw.sentiment)?;
         if let Some(retention) = storage.retention {
@@ -423,6 +429,7 @@ impl Validator<'_> {
             digests,
             touchpoints,
             sentiment,
+            channels,
         })
     }
 

@@ -422,8 +422,28 @@ impl Validator<'_> {
         file: Option<&str>,
         env: Option<&str>,
     ) -> Result<Option<SecretString>, ConfigError> {
+        let at: Vec<Seg> = section.iter().map(|s| Seg::from(*s)).collect();
+        let credential = format!(
+            "{}-{}",
+            section.last().unwrap_or(&""),
+            name.replace('_', "-")
+        );
+        self.secret_at(at, &credential, name, inline, file, env)
+    }
+
+    /// As [`Validator::secret`], for a table at `at` (an array element: `channels[2]`) whose
+    /// systemd credential is named `credential`.
+    pub(super) fn secret_at(
+        &self,
+        at: Vec<Seg>,
+        credential: &str,
+        name: &str,
+        inline: Option<&toml::Value>,
+        file: Option<&str>,
+        env: Option<&str>,
+    ) -> Result<Option<SecretString>, ConfigError> {
         let path = |key: String| -> Vec<Seg> {
-            let mut p: Vec<Seg> = section.iter().map(|s| Seg::from(*s)).collect();
+            let mut p = at.clone();
             p.push(Seg::Key(key));
             p
         };
@@ -457,11 +477,7 @@ impl Validator<'_> {
         }
         // systemd's LoadCredential= puts credentials here; the name is `<source>-<secret>`.
         if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-            let cred = PathBuf::from(dir).join(format!(
-                "{}-{}",
-                section.last().unwrap_or(&""),
-                name.replace('_', "-")
-            ));
+            let cred = PathBuf::from(dir).join(credential);
             if cred.exists() {
                 return read_secret_file(&cred)
                     .map(Some)

@@ -654,7 +654,8 @@ impl Daemon {
         };
         // A pass delivers up to 50 messages, each a few commands within the SMTP timeout.
         let send_limit = smtp_timeout * 50 * 4 + Duration::from_secs(60);
-        let sender = crate::notify::Sender::new(self.store.clone(), mailer, clock.clone());
+        let sender = crate::notify::Sender::new(self.store.clone(), mailer, clock.clone())
+            .with_channels(&config.channels);
         let name = "e-mail sender".to_string();
         let beat = self
             .progress

@@ -660,7 +660,10 @@ pub enum RunOutcome {
     Queued {
         name: String,
         run: i64,
+        /// The first message (the e-mail when the digest has recipients).
         message: i64,
+        /// Every message: the e-mail and one per chat channel.
+        messages: Vec<i64>,
     },
     /// Nothing to report (`skip_empty`).
     Empty { name: String, run: i64 },
@@ -864,7 +867,7 @@ impl DigestRunner {
             };
             return Ok(self
                 .store
-                .record_digest_run(&run, None)
+                .record_digest_run(&run, Vec::new())
                 .await?
                 .map(|(id, _)| {
                     warn!(digest = %digest.name, due = %format_time(&due), "digest skipped: {note}");
@@ -941,25 +944,59 @@ impl DigestRunner {
         };
         // Composed before the transaction (the writer is never held while charts are drawn);
         // a digest that cannot be composed is not recorded, so it is tried again.
-        let message = if empty {
-            None
-        } else {
-            match self.compose(digest, report, scheduled_at, manual, now) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail; will try again");
-                    return Ok(None);
+        let mut messages = Vec::new();
+        if !empty {
+            if !digest.to.is_empty() {
+                match self.compose(digest, report, scheduled_at, manual, now) {
+                    Ok(m) => messages.push(m),
+                    Err(e) => {
+                        warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail; will try again");
+                        return Ok(None);
+                    }
                 }
             }
-        };
-        let recorded = self.store.record_digest_run(&run, message).await?;
-        Ok(recorded.map(|(run, message)| match message {
-            Some(message) => {
+            let what = if manual {
+                format!("digest-{}-manual", slug(&digest.name))
+            } else {
+                format!(
+                    "digest-{}-{}",
+                    slug(&digest.name),
+                    scheduled_at.format("%Y%m%dT%H%M%SZ")
+                )
+            };
+            let summary = notify::digest::summary_lines(report);
+            let subject = notify::digest::subject(report);
+            for name in &digest.channels {
+                if let Some(channel) = self.config.channels.iter().find(|c| &c.name == name) {
+                    let notice = notify::channels::digest(
+                        &digest.name,
+                        &subject,
+                        &summary,
+                        report.period.start,
+                        report.period.end,
+                    );
+                    messages.push(notify::channels::message(
+                        channel,
+                        "digest",
+                        "",
+                        &what,
+                        &notice,
+                        digest.language,
+                        now,
+                        now,
+                    ));
+                }
+            }
+        }
+        let recorded = self.store.record_digest_run(&run, messages).await?;
+        Ok(recorded.map(|(run, messages)| match messages.first() {
+            Some(&message) => {
                 info!(digest = %digest.name, run, mentions = report.mentions(), "digest queued");
                 RunOutcome::Queued {
                     name: digest.name.clone(),
                     run,
                     message,
+                    messages,
                 }
             }
             None => RunOutcome::Empty {
@@ -1009,6 +1046,7 @@ impl DigestRunner {
             html: Some(rendered.html_with_data_images()),
             created_at: now,
             not_before: now,
+            channel: None,
         })
     }
 

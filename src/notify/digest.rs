@@ -355,7 +355,7 @@ fn highlight_text(h: &Highlight, report: &DigestReport) -> String {
     }
 }
 
-fn subject(r: &DigestReport) -> String {
+pub fn subject(r: &DigestReport) -> String {
     let w = words(r.language);
     let lang = r.language;
     let date = short_date(r.period.end, r.timezone, lang);
@@ -648,6 +648,36 @@ fn trend_bars(b: &BrandReport) -> Vec<TrendBar> {
 }
 
 /// The digest e-mail.
+/// The digest in a few lines, without links, for chat channels: the period, then each
+/// brand's volume and net sentiment, then the alerts.
+pub fn summary_lines(r: &DigestReport) -> Vec<String> {
+    let w = words(r.language);
+    let lang = r.language;
+    let mut lines = vec![format!(
+        "{}: {} → {} ({})",
+        w.period,
+        local_time(r.period.start, r.timezone, lang, true),
+        local_time(r.period.end, r.timezone, lang, true),
+        r.timezone.name()
+    )];
+    for b in &r.brands {
+        lines.push(format!(
+            "{}: {} · {}",
+            clean(&b.brand),
+            volume_line(b, lang),
+            net_line(b, lang)
+        ));
+    }
+    if r.alerts.is_empty() {
+        lines.push(w.no_alerts.to_string());
+    } else {
+        for a in &r.alerts {
+            lines.push(format!("{}: {}", w.alerts, alert_text(a, r)));
+        }
+    }
+    lines
+}
+
 pub fn render(r: &DigestReport) -> Rendered {
     let w = words(r.language);
     let lang = r.language;

@@ -7,6 +7,7 @@
 //! not send. Each message has a stable Message-ID, so a resend after a crash (the unavoidable
 //! window between the server's 250 and our commit) is recognisable.
 
+pub mod channels;
 pub mod chart;
 pub mod digest;
 pub mod render;

@@ -40,6 +40,18 @@ pub struct Sender {
     clock: Arc<dyn Clock>,
     /// Who claims messages: `daemon` (the default) or `cli`.
     owner: &'static str,
+    /// Chat and webhook channels, and the HTTP client that posts to them.
+    channels: Vec<crate::config::channels::ChannelConfig>,
+    http: Option<reqwest::Client>,
+}
+
+/// How one delivery attempt ended.
+enum Attempt {
+    Sent,
+    /// Retrying would fail again.
+    Refused(String),
+    /// Try again after the back-off (or after the time the service asked for).
+    Failed(String, Option<DateTime<Utc>>),
 }
 
 impl Sender {
@@ -49,6 +61,50 @@ impl Sender {
             mailer,
             clock,
             owner: "daemon",
+            channels: Vec::new(),
+            http: None,
+        }
+    }
+
+    /// Delivers chat and webhook messages to these channels too.
+    pub fn with_channels(mut self, channels: &[crate::config::channels::ChannelConfig]) -> Sender {
+        self.channels = channels.to_vec();
+        if !channels.is_empty() {
+            match crate::sources::http::Http::new(
+                concat!("mentiond/", env!("CARGO_PKG_VERSION")),
+                Duration::from_secs(15),
+                1 << 20,
+            ) {
+                Ok(h) => self.http = Some(h.client().clone()),
+                Err(e) => error!(error = %e, "cannot set up HTTP for the channels"),
+            }
+        }
+        self
+    }
+
+    /// One attempt at a chat or webhook message.
+    async fn deliver_to_channel(&self, name: &str, msg: &crate::store::OutboxMessage) -> Attempt {
+        let Some(channel) = self.channels.iter().find(|c| c.name == name) else {
+            return Attempt::Refused(format!(
+                "channel {name:?} is no longer configured ([[channels]])"
+            ));
+        };
+        let Some(http) = &self.http else {
+            return Attempt::Failed("no HTTP client".into(), None);
+        };
+        use super::channels::Outcome;
+        match super::channels::post(
+            http,
+            channel,
+            &msg.message_id,
+            &msg.message,
+            self.clock.now(),
+        )
+        .await
+        {
+            Outcome::Delivered(_) => Attempt::Sent,
+            Outcome::Refused(e) => Attempt::Refused(e),
+            Outcome::Retry { error, not_before } => Attempt::Failed(error, not_before),
         }
     }
 
@@ -100,26 +156,45 @@ impl Sender {
                 }
             }
         }
-        match self.mailer.deliver(&msg).await {
-            Ok(()) => {
+        let attempt = match &msg.channel {
+            Some(name) => self.deliver_to_channel(name, &msg).await,
+            None => match self.mailer.deliver(&msg).await {
+                Ok(()) => Attempt::Sent,
+                Err(DeliveryError::Permanent(e)) => Attempt::Refused(e),
+                Err(DeliveryError::Transient(e)) => Attempt::Failed(e, None),
+            },
+        };
+        let what = match &msg.channel {
+            Some(_) => "channel message",
+            None => "e-mail",
+        };
+        let channel = msg.channel.as_deref().unwrap_or("");
+        match attempt {
+            Attempt::Sent => {
                 self.store.mark_sent(msg.id, self.clock.now()).await?;
-                info!(message = msg.id, kind = %msg.kind, subject = %msg.subject, "e-mail sent");
+                info!(message = msg.id, kind = %msg.kind, channel, subject = %msg.subject, "{what} sent");
                 report.sent += 1;
             }
-            Err(DeliveryError::Permanent(e)) => {
-                error!(message = msg.id, error = %e, "e-mail refused for good; see mentiond status");
+            Attempt::Refused(e) => {
+                error!(message = msg.id, channel, error = %e, "{what} refused for good; see mentiond status");
                 self.store.mark_attempt_failed(msg.id, &e, None).await?;
                 report.failed += 1;
             }
-            Err(DeliveryError::Transient(e)) => {
+            Attempt::Failed(e, asked) => {
                 let attempts = msg.attempts + 1;
                 if attempts >= MAX_ATTEMPTS {
-                    error!(message = msg.id, attempts, error = %e, "giving up on an e-mail; see mentiond status");
+                    error!(message = msg.id, channel, attempts, error = %e, "giving up on a {what}; see mentiond status");
                     self.store.mark_attempt_failed(msg.id, &e, None).await?;
                     report.failed += 1;
                 } else {
-                    let next = self.clock.now() + backoff(attempts);
-                    warn!(message = msg.id, attempts, error = %e, retry_at = %next, "e-mail not delivered; will retry");
+                    // A service's own "come back at" (429 Retry-After) wins over our back-off
+                    // when it is later, within a day.
+                    let now = self.clock.now();
+                    let mut next = now + backoff(attempts);
+                    if let Some(t) = asked.filter(|t| *t > next) {
+                        next = t.min(now + chrono::Duration::days(1));
+                    }
+                    warn!(message = msg.id, channel, attempts, error = %e, retry_at = %next, "{what} not delivered; will retry");
                     self.store
                         .mark_attempt_failed(msg.id, &e, Some(next))
                         .await?;

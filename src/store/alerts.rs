@@ -80,9 +80,11 @@ pub struct OutboxMessage {
     pub state: String,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
+    /// The `[[channels]]` entry a chat or webhook message goes to; `None` for an e-mail.
+    pub channel: Option<String>,
 }
 
-/// A new e-mail for the outbox.
+/// A new e-mail (or chat/webhook message) for the outbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub kind: &'static str,
@@ -95,6 +97,8 @@ pub struct NewMessage {
     pub html: Option<String>,
     pub created_at: DateTime<Utc>,
     pub not_before: DateTime<Utc>,
+    /// A chat or webhook channel's name: `message` is then the JSON body to POST.
+    pub channel: Option<String>,
 }
 
 /// A silence as `mentiond silence --list` shows it.
@@ -164,6 +168,7 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMessage, sqlx::
         state: r.try_get("state")?,
         last_error: r.try_get("last_error")?,
         sent_at: r.try_get("sent_at")?,
+        channel: r.try_get("channel")?,
     })
 }
 
@@ -334,7 +339,7 @@ impl SqliteStore {
     /// built by `render` once the id is known (it appears in the e-mail and its Message-ID).
     pub async fn insert_alert<F>(&self, alert: &NewAlert, render: F) -> Result<i64, StoreError>
     where
-        F: FnOnce(i64) -> Option<NewMessage>,
+        F: FnOnce(i64) -> Vec<NewMessage>,
     {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
@@ -359,7 +364,7 @@ impl SqliteStore {
         .bind(alert.details.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(msg) = render(id) {
+        for msg in render(id) {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;
@@ -371,7 +376,7 @@ impl SqliteStore {
         &self,
         id: i64,
         at: DateTime<Utc>,
-        message: Option<NewMessage>,
+        messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -381,7 +386,7 @@ impl SqliteStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if let Some(msg) = message {
+        for msg in messages {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;
@@ -615,7 +620,7 @@ pub(super) async fn insert_message(
     let created = format_time(&msg.created_at);
     Ok(sqlx::query_scalar(
         "INSERT INTO outbox (kind, ref_id, brand, message_id, sender, recipients, subject, message, html, created_at, \
-         not_before, next_attempt_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING id",
+         not_before, next_attempt_at, state, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
     )
     .bind(msg.kind)
     .bind(ref_id)
@@ -629,6 +634,7 @@ pub(super) async fn insert_message(
     .bind(&created)
     .bind(format_time(&msg.not_before))
     .bind(&created)
+    .bind(&msg.channel)
     .fetch_one(&mut **tx)
     .await?)
 }

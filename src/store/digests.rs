@@ -93,8 +93,8 @@ impl SqliteStore {
     pub async fn record_digest_run(
         &self,
         run: &NewDigestRun,
-        message: Option<NewMessage>,
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        messages: Vec<NewMessage>,
+    ) -> Result<Option<(i64, Vec<i64>)>, StoreError> {
         let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO digest_runs (name, scheduled_at, period_start, period_end, trigger, state, note, mentions, created_at) \
@@ -115,12 +115,14 @@ impl SqliteStore {
         let Some(id) = id else {
             return Ok(None);
         };
-        let message = match (run.state, message) {
-            (RunState::Queued, Some(msg)) => Some(insert_message(&mut tx, &msg, Some(id)).await?),
-            _ => None,
-        };
+        let mut queued = Vec::new();
+        if run.state == RunState::Queued {
+            for msg in &messages {
+                queued.push(insert_message(&mut tx, msg, Some(id)).await?);
+            }
+        }
         tx.commit().await?;
-        Ok(Some((id, message)))
+        Ok(Some((id, queued)))
     }
 
     /// When the daemon first scheduled the digest `name` (now, if this is the first time).

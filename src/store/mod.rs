@@ -206,11 +206,12 @@ impl Store {
         }
     }
 
-    /// Stores an alert and its message in one transaction; returns the alert's id. The message
-    /// is built by `render` once the id is known (it appears in the e-mail and its Message-ID).
+    /// Stores an alert and its messages (the e-mail, a message per chat channel) in one
+    /// transaction; returns the alert's id. The messages are built by `render` once the id is
+    /// known (it appears in them and in their ids).
     pub async fn insert_alert<F>(&self, alert: &NewAlert, render: F) -> Result<i64, StoreError>
     where
-        F: FnOnce(i64) -> Option<NewMessage>,
+        F: FnOnce(i64) -> Vec<NewMessage>,
     {
         match &self.backend {
             Backend::Sqlite(db) => db.insert_alert(alert, render).await,
@@ -395,8 +396,8 @@ delegate! {
     pub async fn alerts_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError>;
     /// For the alerts fired in [from, to): the state of each one's e-mail, by alert id.
     pub async fn alert_email_states(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<std::collections::HashMap<i64, String>, StoreError>;
-    /// Marks an alert resolved, with its "back to normal" message if any, in one transaction.
-    pub async fn resolve_alert(&self, id: i64, at: DateTime<Utc>, message: Option<NewMessage>) -> Result<(), StoreError>;
+    /// Marks an alert resolved, with its "back to normal" messages, in one transaction.
+    pub async fn resolve_alert(&self, id: i64, at: DateTime<Utc>, messages: Vec<NewMessage>) -> Result<(), StoreError>;
     /// Queues a message that belongs to no alert (a digest), in its own transaction.
     pub async fn enqueue(&self, msg: &NewMessage, ref_id: Option<i64>) -> Result<i64, StoreError>;
     /// Pending messages whose time has come, oldest first.
@@ -424,9 +425,9 @@ delegate! {
     /// The silence covering `brand` at `at`, if any.
     pub async fn active_silence(&self, brand: &str, at: DateTime<Utc>) -> Result<Option<Silence>, StoreError>;
 
-    /// Records a digest run and its e-mail in one transaction: (run id, outbox id); `None`
-    /// when this scheduled run is already recorded.
-    pub async fn record_digest_run(&self, run: &NewDigestRun, message: Option<NewMessage>) -> Result<Option<(i64, Option<i64>)>, StoreError>;
+    /// Records a digest run and its messages (queued runs only) in one transaction: (run id,
+    /// outbox ids); `None` when this scheduled run is already recorded.
+    pub async fn record_digest_run(&self, run: &NewDigestRun, messages: Vec<NewMessage>) -> Result<Option<(i64, Vec<i64>)>, StoreError>;
     /// When the daemon first scheduled the digest `name` (now, if this is the first time).
     pub async fn arm_digest(&self, name: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError>;
     /// The latest scheduled run of a digest.

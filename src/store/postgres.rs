@@ -417,7 +417,7 @@ fn silence_from_row(r: &PgRow) -> Result<Silence, sqlx::Error> {
 }
 
 const MESSAGE_COLUMNS: &str = "id, kind, ref_id, brand, message_id, sender, recipients::text AS recipients, subject, \
-     message, html, created_at, not_before, next_attempt_at, attempts, state, last_error, sent_at";
+     message, html, created_at, not_before, next_attempt_at, attempts, state, last_error, sent_at, channel";
 
 fn message_from_row(r: &PgRow) -> Result<OutboxMessage, sqlx::Error> {
     let recipients: String = r.try_get("recipients")?;
@@ -439,6 +439,7 @@ fn message_from_row(r: &PgRow) -> Result<OutboxMessage, sqlx::Error> {
         state: r.try_get("state")?,
         last_error: r.try_get("last_error")?,
         sent_at: time_opt(r, "sent_at")?,
+        channel: r.try_get("channel")?,
     })
 }
 
@@ -450,7 +451,7 @@ async fn insert_message(
     let created = ms(&msg.created_at);
     Ok(sqlx::query_scalar(
         "INSERT INTO outbox (kind, ref_id, brand, message_id, sender, recipients, subject, message, html, created_at, \
-         not_before, next_attempt_at, state) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $10, 'pending') RETURNING id",
+         not_before, next_attempt_at, state, channel) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $10, 'pending', $12) RETURNING id",
     )
     .bind(msg.kind)
     .bind(ref_id)
@@ -463,6 +464,7 @@ async fn insert_message(
     .bind(&msg.html)
     .bind(created)
     .bind(ms(&msg.not_before))
+    .bind(&msg.channel)
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -615,7 +617,7 @@ impl PgStore {
 
     pub async fn insert_alert<F>(&self, alert: &NewAlert, render: F) -> Result<i64, StoreError>
     where
-        F: FnOnce(i64) -> Option<NewMessage>,
+        F: FnOnce(i64) -> Vec<NewMessage>,
     {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -640,7 +642,7 @@ impl PgStore {
         .bind(alert.details.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(msg) = render(id) {
+        for msg in render(id) {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;
@@ -651,7 +653,7 @@ impl PgStore {
         &self,
         id: i64,
         at: DateTime<Utc>,
-        message: Option<NewMessage>,
+        messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -661,7 +663,7 @@ impl PgStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if let Some(msg) = message {
+        for msg in messages {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;
@@ -903,8 +905,8 @@ impl PgStore {
     pub async fn record_digest_run(
         &self,
         run: &NewDigestRun,
-        message: Option<NewMessage>,
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        messages: Vec<NewMessage>,
+    ) -> Result<Option<(i64, Vec<i64>)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO digest_runs (name, scheduled_at, period_start, period_end, trigger, state, note, mentions, created_at) \
@@ -925,12 +927,14 @@ impl PgStore {
         let Some(id) = id else {
             return Ok(None);
         };
-        let message = match (run.state, message) {
-            (RunState::Queued, Some(msg)) => Some(insert_message(&mut tx, &msg, Some(id)).await?),
-            _ => None,
-        };
+        let mut queued = Vec::new();
+        if run.state == RunState::Queued {
+            for msg in &messages {
+                queued.push(insert_message(&mut tx, msg, Some(id)).await?);
+            }
+        }
         tx.commit().await?;
-        Ok(Some((id, message)))
+        Ok(Some((id, queued)))
     }
 
     pub async fn arm_digest(

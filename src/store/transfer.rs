@@ -226,6 +226,7 @@ pub(super) const TABLES: &[Table] = &[
             ("sent_at", Time),
             ("claimed_until", Time),
             ("claimed_by", Text),
+            ("channel", Text),
         ],
         key: &["id"],
         identity: true,

@@ -30,7 +30,7 @@ const POSITIVE: &[&str] = &[
     "Acme support was great and helpful",
     "Acme coffee is excellent",
 ];
-const NEGATIVE: &[&str] = &[
+pub(crate) const NEGATIVE: &[&str] = &[
     "Acme app is broken again, terrible service",
     "worst experience with Acme, awful and rude support",
     "Acme charged me twice, this is a disgrace",
@@ -142,21 +142,21 @@ impl Stream {
 }
 
 /// The base config; `extra` goes into `[alerts]`. Without an SMTP section, e-mails are files.
-fn config(extra: &str) -> String {
+pub(crate) fn config(extra: &str) -> String {
     format!(
         "[storage]\nurl = \"sqlite://m.db\"\n\n[[brands]]\nname = \"Acme\"\nkeywords = [\"acme\"]\n\n[alerts]\nmin_negative = 5\ncooldown = \"2h\"\n{extra}\n"
     )
 }
 
-fn file_email() -> &'static str {
+pub(crate) fn file_email() -> &'static str {
     "\n[email]\ntransport = \"file\"\ndir = \"outbox\"\nto = [\"marketing@example.org\"]\n"
 }
 
-struct Setup {
-    ws: Workspace,
-    store: Arc<Store>,
-    config: Arc<Config>,
-    clock: Arc<ManualClock>,
+pub(crate) struct Setup {
+    pub ws: Workspace,
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    pub clock: Arc<ManualClock>,
 }
 
 async fn setup(config_text: &str, now: &str) -> Setup {
@@ -164,7 +164,10 @@ async fn setup(config_text: &str, now: &str) -> Setup {
 }
 
 /// A workspace whose config is made knowing the workspace's folder.
-async fn setup_with(config_text: impl FnOnce(&std::path::Path) -> String, now: &str) -> Setup {
+pub(crate) async fn setup_with(
+    config_text: impl FnOnce(&std::path::Path) -> String,
+    now: &str,
+) -> Setup {
     let ws = Workspace::new("");
     let text = config_text(ws.dir.path());
     ws.write("config.toml", &text);
@@ -178,7 +181,7 @@ async fn setup_with(config_text: impl FnOnce(&std::path::Path) -> String, now: &
     }
 }
 
-async fn ingest(s: &Setup, lines: &[String]) {
+pub(crate) async fn ingest(s: &Setup, lines: &[String]) {
     let pipeline = Pipeline::new(&s.config.brands, Arc::new(Scorer::new()));
     let mut batch = Vec::new();
     for l in lines {
@@ -496,6 +499,7 @@ fn queued(kind: &'static str, brand: &str, now: DateTime<Utc>, n: u32) -> NewMes
         html: Some(rendered.html),
         created_at: now,
         not_before: now,
+        channel: None,
     }
 }
 

@@ -201,7 +201,7 @@ async fn alert_and_polls(ws: &Workspace) {
         worst: vec![],
         details: serde_json::json!({}),
     };
-    let id = store.insert_alert(&alert, |_| None).await.unwrap();
+    let id = store.insert_alert(&alert, |_| Vec::new()).await.unwrap();
     sqlx::query("UPDATE alerts SET silenced = 'carrier strike, known' WHERE id = ?")
         .bind(id)
         .execute(store.writer())

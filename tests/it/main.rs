@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod alerts;
+mod channels;
 mod config_errors;
 mod crash;
 mod daemon;

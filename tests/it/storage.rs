@@ -575,6 +575,7 @@ fn message(
         html: Some("<p>body</p>".into()),
         created_at: created,
         not_before,
+        channel: None,
     }
 }
 
@@ -600,7 +601,7 @@ async fn alerts_and_outbox_keep_their_states(store: &Store) {
     let quiet_until = fired + Duration::minutes(30);
     let id = store
         .insert_alert(&alert, |id| {
-            Some(message("alert", &format!("a{id}"), fired, quiet_until))
+            vec![message("alert", &format!("a{id}"), fired, quiet_until)]
         })
         .await
         .unwrap();
@@ -688,12 +689,12 @@ async fn alerts_and_outbox_keep_their_states(store: &Store) {
         .resolve_alert(
             id,
             resolved_at,
-            Some(message("recovery", "r1", resolved_at, resolved_at)),
+            vec![message("recovery", "r1", resolved_at, resolved_at)],
         )
         .await
         .unwrap();
     store
-        .resolve_alert(id, at("2026-03-01T12:00:00Z"), None)
+        .resolve_alert(id, at("2026-03-01T12:00:00Z"), Vec::new())
         .await
         .unwrap();
     let stored = store.alert(id).await.unwrap().unwrap();
@@ -719,12 +720,12 @@ async fn alerts_and_outbox_keep_their_states(store: &Store) {
                 ..alert.clone()
             },
             |id| {
-                Some(message(
+                vec![message(
                     "alert",
                     &format!("a{id}"),
                     at("2026-03-02T09:00:00Z"),
                     at("2026-03-02T09:00:00Z"),
-                ))
+                )]
             },
         )
         .await
@@ -830,16 +831,16 @@ async fn scheduled_digests_happen_once(store: &Store) {
         created_at: at("2026-03-09T08:00:01Z"),
     };
     let msg = || {
-        Some(message(
+        vec![message(
             "digest",
             &format!("d{}", fastrand::u32(..)),
             at("2026-03-09T08:00:01Z"),
             at("2026-03-09T08:00:01Z"),
-        ))
+        )]
     };
     let first = store.record_digest_run(&run, msg()).await.unwrap();
     let (run_id, outbox_id) = first.expect("recorded");
-    assert!(outbox_id.is_some());
+    assert_eq!(outbox_id.len(), 1);
     assert_eq!(
         store.record_digest_run(&run, msg()).await.unwrap(),
         None,
@@ -874,7 +875,7 @@ async fn scheduled_digests_happen_once(store: &Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(no_mail, None);
+    assert!(no_mail.is_empty());
     let last = store.last_scheduled_run("weekly").await.unwrap().unwrap();
     assert_eq!(
         (
