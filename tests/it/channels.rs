@@ -493,3 +493,157 @@ async fn a_complaint_wave_reaches_every_routed_channel_once_then_its_end() {
     );
     assert_eq!(channel_rows.len(), requests.len());
 }
+
+/// The running daemon (in process, on a clock that moves while it is idle): a complaint wave
+/// polled from a simulated Mastodon reaches Slack and the webhook once, and so does its end.
+#[tokio::test]
+async fn the_daemon_posts_one_alert_and_its_end_to_each_routed_channel() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let start = Utc::now();
+    let clock = Arc::new(mentiond::clock::ManualClock::new(start));
+    let sim = mentiond::simulator::Simulator::start(mentiond::simulator::World::new(clock.clone()))
+        .await
+        .expect("simulator");
+    let ws = Workspace::new("");
+    std::fs::write(ws.path("whsec"), SIGNING_SECRET).unwrap();
+    let cfg = format!(
+        "{}{}\n[sources.mastodon]\nbase_url = \"{}\"\ninterval = \"5s\"\n{}",
+        config("back_to_normal = true\nchannels = [\"team-slack\", \"hook\"]").replace(
+            "keywords = [\"acme\"]",
+            "keywords = [\"acme\"]\nhashtags = [\"#acme\"]"
+        ),
+        file_email(),
+        sim.url(),
+        channels_config(&receiver.uri(), "secret_file = \"whsec\"")
+    );
+    ws.write("config.toml", &cfg);
+    let mut stream = Stream::new(5);
+    stream.chatter(start - chrono::Duration::days(10), 10, 24.0);
+    let history = ws.write("history.jsonl", &stream.lines.join("\n"));
+    let out = ws.run(&["ingest", "--input", history.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.world.add_posts((0..40).map(|i| {
+        let mut p = crate::daemon::post(
+            mentiond::simulator::Platform::Mastodon,
+            0,
+            &format!("angry{i}"),
+            &format!(
+                "#acme {}",
+                crate::alerts::varied(NEGATIVE[i as usize % 3], i as u64)
+            ),
+        );
+        p.created_at = start - chrono::Duration::seconds(60 * (20 - i / 2));
+        p
+    }));
+    let daemon = crate::daemon::spawn_daemon(&ws.config(), clock.clone()).await;
+    let posted = |prefix: &'static str| {
+        let receiver = &receiver;
+        async move {
+            receiver
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.url.path().starts_with(prefix))
+                .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    crate::daemon::drive_until(
+        &clock,
+        &daemon,
+        chrono::Duration::seconds(1),
+        start + chrono::Duration::minutes(5),
+        "the alert in Slack and the webhook",
+        || async { !posted("/slack/").await.is_empty() && !posted("/hook").await.is_empty() },
+    )
+    .await;
+    // Hours of the daemon's time: the wave ends, once.
+    crate::daemon::drive_until(
+        &clock,
+        &daemon,
+        chrono::Duration::seconds(30),
+        start + chrono::Duration::hours(10),
+        "the end of the episode",
+        || async { posted("/hook").await.len() >= 2 },
+    )
+    .await;
+    let until = clock.now() + chrono::Duration::minutes(30);
+    crate::daemon::drive_until(
+        &clock,
+        &daemon,
+        chrono::Duration::seconds(30),
+        until,
+        "half an hour more",
+        || async { clock.now() >= until },
+    )
+    .await;
+    daemon.shutdown();
+    daemon.join().await.expect("a clean stop");
+    let slack = posted("/slack/").await;
+    let hook = posted("/hook").await;
+    assert_eq!(slack.len(), 2, "one alert, one end: {slack:?}");
+    assert_eq!(
+        hook.iter()
+            .map(|h| h["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["alert.fired", "alert.resolved"]
+    );
+    assert_eq!(hook[0]["data"]["alert_id"], hook[1]["data"]["alert_id"]);
+    assert!(posted("/teams/").await.is_empty() && posted("/ntfy").await.is_empty());
+}
+
+/// A digest routed to a channel: a short summary, link-free, beside its e-mail.
+#[tokio::test]
+async fn digests_post_a_short_summary_to_their_channels() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let ws = Workspace::new(&format!(
+        "{}{}{}\n[[digests]]\nname = \"daily\"\nschedule = \"0 0 8 * * *\"\nchannels = [\"hook\", \"team-slack\"]\n",
+        config(""),
+        file_email(),
+        channels_config(&receiver.uri(), "secret_file = \"whsec\"")
+    ));
+    ws.write("whsec", SIGNING_SECRET);
+    let line = serde_json::json!({"source": "mastodon", "external_id": "1",
+        "text": "Acme support never answers, terrible https://example.com/x",
+        "created_at": Utc::now().to_rfc3339()})
+    .to_string();
+    let out = ws.run_stdin(&["ingest", "--input", "-"], &line);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with_secret(&ws, &["digest", "--name", "daily", "--send"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("posted to channel hook"),
+        "{}",
+        stderr(&out)
+    );
+    let requests = receiver.received_requests().await.unwrap();
+    let hook = requests
+        .iter()
+        .find(|r| r.url.path() == "/hook")
+        .expect("the webhook got the digest");
+    assert!(verify_signature(hook, SIGNING_SECRET, Some(Utc::now())));
+    let body: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(body["type"], "digest.sent");
+    assert_eq!(body["data"]["digest"], "daily");
+    let summary: Vec<&str> = body["data"]["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(summary.iter().any(|l| l.starts_with("Acme")), "{summary:?}");
+    assert!(
+        summary.iter().all(|l| !l.contains("http")),
+        "link-free: {summary:?}"
+    );
+    assert!(requests.iter().any(|r| r.url.path().starts_with("/slack/")));
+}
