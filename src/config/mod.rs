@@ -733,6 +733,65 @@ keywords = ["b"]
     }
 
     #[test]
+    fn channels_are_validated_and_routed_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("slack-url");
+        std::fs::write(&url, "https://hooks.slack.com/services/T0/B0/s3cretpath\n").unwrap();
+        let ok = format!(
+            "{MINIMAL}\n[[channels]]\nname = \"Team\"\nkind = \"slack\"\nurl_file = \"{}\"\n\n[alerts]\nchannels = [\"team\"]\n",
+            url.display()
+        );
+        let c = parse(&ok).unwrap();
+        assert_eq!(c.channels.len(), 1);
+        assert_eq!(
+            c.alerts.defaults.channels,
+            ["Team"],
+            "routing by name, case aside"
+        );
+        assert_eq!(c.channels[0].endpoint(), "https://hooks.slack.com");
+        assert!(
+            !format!("{c:?}").contains("s3cretpath"),
+            "the URL never in debug output"
+        );
+        let bad = [
+            (
+                "kind = \"irc\"\nurl = \"https://x.example\"",
+                "channels[0].kind",
+            ),
+            (
+                "kind = \"slack\"\nurl = \"ftp://x.example\"",
+                "channels[0].url",
+            ),
+            (
+                "kind = \"ntfy\"\nurl = \"https://ntfy.sh\"\ntopic = \"a b\"",
+                "channels[0].topic",
+            ),
+            (
+                "kind = \"webhook\"\nurl = \"https://x.example\"\nsecret = \"whsec_abc\"",
+                "channels[0].secret",
+            ),
+            (
+                "kind = \"slack\"\nurl = \"https://x.example\"\nmin_severity = \"urgent\"",
+                "channels[0].min_severity",
+            ),
+        ];
+        for (body, key) in bad {
+            let (_, _, k, msg) =
+                invalid(&format!("{MINIMAL}\n[[channels]]\nname = \"a\"\n{body}\n"));
+            assert_eq!(k, key, "{msg}");
+        }
+        let (_, _, k, msg) = invalid(&format!(
+            "{MINIMAL}\n[[channels]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x.example\"\n\n[alerts]\nchannels = [\"b\"]\n"
+        ));
+        assert_eq!(k, "alerts.channels[0]");
+        assert!(msg.contains("no channel named \"b\""), "{msg}");
+        let (_, _, k, _) = invalid(&format!(
+            "{MINIMAL}\n[[channels]]\nname = \"a\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh\"\n"
+        ));
+        assert_eq!(k, "channels[0]", "ntfy needs a topic");
+    }
+
+    #[test]
     fn postgres_urls_take_no_password_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("pw");
