@@ -60,6 +60,12 @@ async fn twenty_kills_lose_no_post_and_no_email_and_duplicate_none_beyond_the_wi
     let mut rng = fastrand::Rng::with_seed(seed);
 
     let server = SmtpServer::start(Mode::StartTls).await;
+    // A webhook channel beside the e-mails: its messages go through the same outbox.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
     let sim = simulator().await;
     let world = sim.world.clone();
     let ws = Workspace::new("");
@@ -78,6 +84,12 @@ hashtags = ["#acme"]
 [alerts]
 min_negative = 5
 cooldown = "2h"
+channels = ["hook"]
+
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "{}/hook"
 
 [sources]
 backfill = "24h"
@@ -91,8 +103,10 @@ keywords_as_hashtags = false
 [[digests]]
 name = "often"
 schedule = "*/3 * * * * *"
+channels = ["hook"]
 
 {}"##,
+            receiver.uri(),
             sim.url(),
             server.email_config(ws.dir.path())
         ),
@@ -241,6 +255,8 @@ schedule = "*/3 * * * * *"
             && chrono::DateTime::parse_from_rfc3339(&m.created_at).unwrap() >= settled;
         !queued_at_the_end
     });
+    let (posted, messages): (Vec<_>, Vec<_>) =
+        messages.into_iter().partition(|m| m.channel.is_some());
     for m in &messages {
         let got = at_server
             .get(&m.message_id)
@@ -268,8 +284,38 @@ schedule = "*/3 * * * * *"
         duplicated <= KILLS,
         "{duplicated} duplicates for {KILLS} kills"
     );
-    let alerts = messages.iter().filter(|m| m.kind == "alert").count();
+    let alerts = messages
+        .iter()
+        .filter(|m| m.kind == "alert" && m.channel.is_none())
+        .count();
     assert_eq!(alerts, 1, "one wave, one alert, whatever the kills");
+    // The channel's messages: every one delivered, none lost to a kill, a webhook-id at most
+    // twice (the same window as e-mails).
+    let mut at_receiver: BTreeMap<String, usize> = BTreeMap::new();
+    for r in receiver.received_requests().await.unwrap() {
+        let id = r
+            .headers
+            .get("webhook-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        *at_receiver.entry(id).or_default() += 1;
+    }
+    assert!(
+        posted.iter().any(|m| m.kind == "alert"),
+        "the alert reached the channel"
+    );
+    for m in &posted {
+        let got = at_receiver.get(&m.message_id).copied().unwrap_or(0);
+        assert!(
+            m.state == "sent" && (1..=2).contains(&got),
+            "{} ({}, {}) reached the receiver {got} times",
+            m.message_id,
+            m.kind,
+            m.state
+        );
+    }
     let check: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(store.reader())
         .await
