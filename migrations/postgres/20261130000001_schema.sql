@@ -4,13 +4,21 @@
 
 -- Accent-insensitive search ("caffe" finds "caffè"). `unaccent` is a trusted extension: the
 -- database's owner may create it (Debian and most images ship it with the server).
-CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;
 
 -- unaccent() is STABLE (its dictionary could change); the search column needs an IMMUTABLE
--- function, and the dictionary is fixed for the life of this database.
+-- function, and the dictionary is fixed for the life of this database. Names are qualified:
+-- a restore (pg_restore, psql) runs with an empty search_path.
 CREATE FUNCTION mentiond_unaccent(text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-    AS $$ SELECT unaccent('unaccent'::regdictionary, $1) $$;
+    AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$;
+
+-- What is indexed and searched: unaccented, and split into words at every character that is
+-- not a letter or a digit, as SQLite's index splits them ("acme.com/refund" holds the words
+-- acme, com and refund; PostgreSQL's parser alone would keep a host and a path).
+CREATE FUNCTION mentiond_search_text(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$ SELECT regexp_replace(public.mentiond_unaccent($1), '[^[:alnum:]]+', ' ', 'g') $$;
 
 -- The text search configuration of a mention's language: English and Italian stem words,
 -- any other language is split into words only.
@@ -49,7 +57,7 @@ CREATE TABLE mentions (
     label            text CHECK (label IN ('positive', 'neutral', 'negative')),
     scorer_version   text NOT NULL,
     search           tsvector GENERATED ALWAYS AS
-                         (to_tsvector(mentiond_ts_config(lang), mentiond_unaccent(text))) STORED,
+                         (to_tsvector(mentiond_ts_config(lang), mentiond_search_text(text))) STORED,
     UNIQUE (source, external_id)
 );
 

@@ -156,8 +156,23 @@ impl Validator<'_> {
                 }
             };
             let table: Vec<Seg> = vec![Seg::from("channels"), Seg::Index(i)];
-            // A URL written in the file is accepted (an ntfy server is no secret); the
-            // others come from a file, the environment or systemd's credentials.
+            // A URL written in the file is accepted for ntfy (a server) and webhooks (signed);
+            // Slack, Teams and Mattermost URLs are the credential itself, and come from a file,
+            // the environment or systemd's credentials, as every secret does.
+            if c.url.is_some()
+                && matches!(
+                    kind,
+                    ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Mattermost
+                )
+            {
+                return Err(self.err(
+                    path("url"),
+                    format!(
+                        "a {} webhook URL is a secret (whoever has it can post): use url_file = \"/run/credentials/mentiond.service/...\" or url_env = \"VARIABLE\"",
+                        kind.as_str()
+                    ),
+                ));
+            }
             let inline_url = c.url.map(SecretString::from);
             let secret_url = if inline_url.is_none() {
                 self.secret_at(

@@ -771,7 +771,7 @@ keywords = ["b"]
                 "channels[0].secret",
             ),
             (
-                "kind = \"slack\"\nurl = \"https://x.example\"\nmin_severity = \"urgent\"",
+                "kind = \"webhook\"\nurl = \"https://x.example\"\nmin_severity = \"urgent\"",
                 "channels[0].min_severity",
             ),
         ];
@@ -781,7 +781,7 @@ keywords = ["b"]
             assert_eq!(k, key, "{msg}");
         }
         let (_, _, k, msg) = invalid(&format!(
-            "{MINIMAL}\n[[channels]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x.example\"\n\n[alerts]\nchannels = [\"b\"]\n"
+            "{MINIMAL}\n[[channels]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"https://x.example\"\n\n[alerts]\nchannels = [\"b\"]\n"
         ));
         assert_eq!(k, "alerts.channels[0]");
         assert!(msg.contains("no channel named \"b\""), "{msg}");

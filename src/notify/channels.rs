@@ -344,7 +344,13 @@ fn markdown_escape(s: &str) -> String {
 /// A URL safe inside `<url|label>` (Slack) or `[label](url)` (Markdown): http(s) only and
 /// without the characters that would end the link.
 fn link_url(u: &str) -> Option<String> {
-    render::safe_url(u).filter(|u| !u.contains(['|', '>', '<', ')', '(', ' ', '"', '\\']))
+    short_url(u).filter(|u| !u.contains(['|', '>', '<', ')', '(', ' ', '"', '\\']))
+}
+
+/// An http(s) URL short enough for every service (Slack refuses a button URL over 3,000
+/// characters, and with it the whole message): a longer one is left out, the post still quoted.
+fn short_url(u: &str) -> Option<String> {
+    render::safe_url(u).filter(|u| u.len() <= 2000)
 }
 
 // ---- shaping for each service ----
@@ -383,10 +389,12 @@ fn slack(n: &Notice, lang: Lang) -> Value {
         "type": "header",
         "text": {"type": "plain_text", "text": excerpt_chars(&defuse_mentions(&render::clean(&n.title)), 150), "emoji": false}
     })];
-    for line in &n.lines {
+    // All the lines in one section: a digest's lines (one per brand and per alert) would
+    // otherwise pass Slack's 50 blocks, and Slack refuses the whole message.
+    if !n.lines.is_empty() {
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "plain_text", "text": excerpt_chars(&defuse_mentions(&render::clean(line)), 3000), "emoji": false}
+            "text": {"type": "plain_text", "text": excerpt_chars(&defuse_mentions(&clean_lines(&n.lines.join("\n"))), 3000), "emoji": false}
         }));
     }
     if !n.posts.is_empty() {
@@ -468,8 +476,10 @@ fn teams(n: &Notice, lang: Lang) -> Value {
         "inlines": [{"type": "TextRun", "text": render::clean(&n.title), "weight": "Bolder", "size": "Medium",
                      "color": if n.event == "alert.fired" { "Attention" } else { "Default" }}]
     })];
-    for line in &n.lines {
-        body.push(json!({"type": "RichTextBlock", "inlines": [run(line, None)]}));
+    if !n.lines.is_empty() {
+        for line in n.lines.join("\n").lines() {
+            body.push(json!({"type": "RichTextBlock", "inlines": [run(line, None)]}));
+        }
     }
     let mut actions = Vec::new();
     if !n.posts.is_empty() {
@@ -479,7 +489,7 @@ fn teams(n: &Notice, lang: Lang) -> Value {
                 "type": "RichTextBlock",
                 "inlines": [run(&format!("{}. “{}” — {} ({})", i + 1, p.text, p.author, p.source), None)]
             }));
-            if let Some(u) = p.url.as_deref().and_then(render::safe_url) {
+            if let Some(u) = p.url.as_deref().and_then(short_url) {
                 if actions.len() < 5 {
                     actions.push(json!({"type": "Action.OpenUrl", "title": format!("{open} {}", i + 1), "url": u}));
                 }
@@ -510,15 +520,20 @@ fn teams(n: &Notice, lang: Lang) -> Value {
 
 fn ntfy(n: &Notice, topic: &str, lang: Lang) -> Value {
     let (worst, _, _, _) = words(lang);
-    let mut message = n.lines.join("\n");
+    let mut message = clean_lines(&n.lines.join("\n"));
     if !n.posts.is_empty() {
         message.push_str(&format!("\n\n{worst}:"));
         for p in &n.posts {
-            message.push_str(&format!("\n“{}” — {} ({})", p.text, p.author, p.source));
+            message.push_str(&format!(
+                "\n“{}” — {} ({})",
+                render::clean(&p.text),
+                render::clean(&p.author),
+                render::clean(&p.source)
+            ));
         }
     }
     if let Some(c) = &n.command {
-        message.push_str(&format!("\n\n{c}"));
+        message.push_str(&format!("\n\n{}", render::clean(c)));
     }
     let (priority, tags) = match (n.event, n.critical) {
         ("alert.fired", true) => (5, vec!["rotating_light"]),
@@ -528,9 +543,10 @@ fn ntfy(n: &Notice, topic: &str, lang: Lang) -> Value {
     };
     let mut v = json!({
         "topic": topic,
-        "title": excerpt_chars(&render::clean(&n.title), 250),
-        // Plain text (no `markdown`): nothing in a post is interpreted.
-        "message": excerpt_chars(&render::clean(&message), 3800),
+        "title": excerpt_bytes(&render::clean(&n.title), 250),
+        // Plain text (no `markdown`): nothing in a post is interpreted. ntfy turns a message
+        // over 4,096 bytes into an attachment.
+        "message": excerpt_bytes(&message, 3800),
         "priority": priority,
         "tags": tags,
     });
@@ -542,6 +558,23 @@ fn ntfy(n: &Notice, topic: &str, lang: Lang) -> Value {
         v["click"] = json!(u);
     }
     v
+}
+
+/// [`render::clean`] line by line: control characters go, line breaks stay.
+fn clean_lines(s: &str) -> String {
+    s.lines().map(render::clean).collect::<Vec<_>>().join("\n")
+}
+
+/// At most `max` bytes of UTF-8, cut at a character boundary (ntfy counts bytes).
+fn excerpt_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 fn excerpt_chars(s: &str, max: usize) -> String {

@@ -319,7 +319,7 @@ impl SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, (SELECT o.state FROM outbox o WHERE o.kind = 'alert' AND o.ref_id = a.id ORDER BY o.id DESC LIMIT 1) \
+            "SELECT a.id, (SELECT o.state FROM outbox o WHERE o.kind = 'alert' AND o.ref_id = a.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1) \
              FROM alerts a WHERE a.fired_at >= ? AND a.fired_at < ?",
         )
         .bind(format_time(&from))
@@ -379,14 +379,16 @@ impl SqliteStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'",
         )
         .bind(format_time(&at))
         .bind(id)
         .execute(&mut *tx)
-        .await?;
-        for msg in messages {
+        .await?
+        .rows_affected();
+        // Resolved already (by another instance): its "back to normal" went with that.
+        for msg in messages.into_iter().filter(|_| changed == 1) {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;

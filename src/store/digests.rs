@@ -66,8 +66,8 @@ pub struct DigestRun {
 
 const RUN_COLUMNS: &str = "r.id, r.name, r.scheduled_at, r.period_start, r.period_end, r.trigger, r.state, r.note, \
      r.mentions, r.created_at, \
-     (SELECT o.state FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id ORDER BY o.id DESC LIMIT 1), \
-     (SELECT o.last_error FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id ORDER BY o.id DESC LIMIT 1)";
+     (SELECT o.state FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1), \
+     (SELECT o.last_error FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1)";
 
 fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DigestRun, sqlx::Error> {
     Ok(DigestRun {

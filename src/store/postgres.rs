@@ -599,7 +599,7 @@ impl PgStore {
         to: DateTime<Utc>,
     ) -> Result<HashMap<i64, String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, (SELECT o.state FROM outbox o WHERE o.kind = 'alert' AND o.ref_id = a.id ORDER BY o.id DESC LIMIT 1) \
+            "SELECT a.id, (SELECT o.state FROM outbox o WHERE o.kind = 'alert' AND o.ref_id = a.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1) \
              FROM alerts a WHERE a.fired_at >= $1 AND a.fired_at < $2",
         )
         .bind(ms(&from))
@@ -656,14 +656,15 @@ impl PgStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE alerts SET state = 'resolved', resolved_at = $1 WHERE id = $2 AND state = 'open'",
         )
         .bind(ms(&at))
         .bind(id)
         .execute(&mut *tx)
-        .await?;
-        for msg in messages {
+        .await?
+        .rows_affected();
+        for msg in messages.into_iter().filter(|_| changed == 1) {
             insert_message(&mut tx, &msg, Some(id)).await?;
         }
         tx.commit().await?;
@@ -881,8 +882,8 @@ impl PgStore {
 
 const RUN_COLUMNS: &str = "r.id, r.name, r.scheduled_at, r.period_start, r.period_end, r.trigger, r.state, r.note, \
      r.mentions, r.created_at, \
-     (SELECT o.state FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id ORDER BY o.id DESC LIMIT 1) AS email_state, \
-     (SELECT o.last_error FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id ORDER BY o.id DESC LIMIT 1) AS email_error";
+     (SELECT o.state FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1) AS email_state, \
+     (SELECT o.last_error FROM outbox o WHERE o.kind = 'digest' AND o.ref_id = r.id AND o.channel IS NULL ORDER BY o.id DESC LIMIT 1) AS email_error";
 
 fn run_from_row(r: &PgRow) -> Result<DigestRun, sqlx::Error> {
     Ok(DigestRun {
@@ -1171,9 +1172,11 @@ impl MentionQuery {
                                 .push_bind(text)
                                 .push("))");
                         } else {
-                            qb.push(format!("phraseto_tsquery('{config}', mentiond_unaccent("))
-                                .push_bind(term.clone())
-                                .push("))");
+                            qb.push(format!(
+                                "phraseto_tsquery('{config}', mentiond_search_text("
+                            ))
+                            .push_bind(term.clone())
+                            .push("))");
                         }
                     }
                     qb.push(")");
@@ -1198,10 +1201,12 @@ impl MentionQuery {
             "m.created_at"
         };
         if self.oldest_first {
-            qb.push(format!(" ORDER BY {time}, m.id, b.name COLLATE \"C\""));
+            qb.push(format!(
+                " ORDER BY {time}, m.id, lower(b.name) COLLATE \"C\""
+            ));
         } else {
             qb.push(format!(
-                " ORDER BY {time} DESC, m.id DESC, b.name COLLATE \"C\""
+                " ORDER BY {time} DESC, m.id DESC, lower(b.name) COLLATE \"C\""
             ));
         }
         if let Some(limit) = self.limit {
@@ -1216,7 +1221,7 @@ impl MentionQuery {
             "SELECT q, count(*), count(*) FILTER (WHERE label = 'positive'), \
                     count(*) FILTER (WHERE label = 'neutral'), count(*) FILTER (WHERE label = 'negative') \
              FROM (SELECT DISTINCT m.id, m.label AS label, \
-                          date_bin('15 minutes', mb.created_at, timestamptz '2000-01-01 00:00:00+00') AS q \
+                          to_timestamp(floor(extract(epoch FROM mb.created_at) / 900) * 900) AS q \
                    FROM mention_brands mb \
                    JOIN mentions m ON m.id = mb.mention_id \
                    JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
@@ -1234,7 +1239,7 @@ impl PgStore {
         Ok(sqlx::query_as(
             "SELECT b.name, m.source, count(*) FROM mention_brands mb \
              JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
-             GROUP BY b.name, m.source ORDER BY b.name COLLATE \"C\", m.source COLLATE \"C\"",
+             GROUP BY b.name, m.source ORDER BY lower(b.name) COLLATE \"C\", m.source COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?)

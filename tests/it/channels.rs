@@ -24,25 +24,33 @@ const ENV_SECRET: &str = "secret_env = \"MENTIOND_TEST_WEBHOOK_SECRET\"";
 /// A Standard Webhooks secret (`whsec_` + base64).
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// The five channels; `secret` is the webhook's secret line (`secret_env = ...`).
-fn channels_config(base: &str, secret: &str) -> String {
+/// The five channels; `secret` is the webhook's secret line (`secret_env = ...`). The Slack,
+/// Mattermost and Teams URLs are secrets: written to files in `dir`.
+fn channels_config(dir: &std::path::Path, base: &str, secret: &str) -> String {
+    std::fs::write(
+        dir.join("slack-url"),
+        format!("{base}/slack/{URL_SECRET}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("mm-url"), format!("{base}/mattermost/hooks/abc")).unwrap();
+    std::fs::write(dir.join("teams-url"), format!("{base}/teams/workflows/abc")).unwrap();
     format!(
         r#"
 [[channels]]
 name = "team-slack"
 kind = "slack"
-url = "{base}/slack/{URL_SECRET}"
+url_file = "slack-url"
 
 [[channels]]
 name = "mm"
 kind = "mattermost"
-url = "{base}/mattermost/hooks/abc"
+url_file = "mm-url"
 language = "it"
 
 [[channels]]
 name = "teams"
 kind = "teams"
-url = "{base}/teams/workflows/abc"
+url_file = "teams-url"
 
 [[channels]]
 name = "phones"
@@ -110,12 +118,14 @@ async fn channels_test_delivers_each_kind_and_fails_clearly() {
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&server)
         .await;
-    let ws = Workspace::new(&format!(
+    let ws = Workspace::new("");
+    let cfg = format!(
         "{}{}{}",
         config(""),
         file_email(),
-        channels_config(&server.uri(), ENV_SECRET)
-    ));
+        channels_config(ws.dir.path(), &server.uri(), ENV_SECRET)
+    );
+    ws.write("config.toml", &cfg);
     for name in ["team-slack", "mm", "teams", "phones", "hook"] {
         let out = run_with_secret(&ws, &["channels", "test", "--name", name]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
@@ -208,12 +218,14 @@ async fn channels_test_delivers_each_kind_and_fails_clearly() {
         .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_payload"}"#))
         .mount(&refusing)
         .await;
-    let ws2 = Workspace::new(&format!(
+    let ws2 = Workspace::new("");
+    let cfg = format!(
         "{}{}{}",
         config(""),
         file_email(),
-        channels_config(&refusing.uri(), ENV_SECRET)
-    ));
+        channels_config(ws2.dir.path(), &refusing.uri(), ENV_SECRET)
+    );
+    ws2.write("config.toml", &cfg);
     let out = run_with_secret(&ws2, &["channels", "test", "--name", "team-slack"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
@@ -223,12 +235,14 @@ async fn channels_test_delivers_each_kind_and_fails_clearly() {
     );
     assert!(!err.contains(URL_SECRET), "{err}");
     // Nobody listening at all.
-    let ws3 = Workspace::new(&format!(
+    let ws3 = Workspace::new("");
+    let cfg = format!(
         "{}{}{}",
         config(""),
         file_email(),
-        channels_config("http://127.0.0.1:9", ENV_SECRET)
-    ));
+        channels_config(ws3.dir.path(), "http://127.0.0.1:9", ENV_SECRET)
+    );
+    ws3.write("config.toml", &cfg);
     let out = run_with_secret(&ws3, &["channels", "test", "--name", "hook"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let out = run_with_secret(&ws3, &["channels", "test", "--name", "nope"]);
@@ -300,9 +314,12 @@ async fn the_sender_retries_500_and_429_and_gives_up_on_400() {
         .await;
     let uri = server.uri();
     let s = setup_with(
-        |_| {
+        |dir| {
+            for name in ["flaky", "slow", "bad"] {
+                std::fs::write(dir.join(name), format!("{uri}/{name}")).unwrap();
+            }
             format!(
-                "{}{}\n[[channels]]\nname = \"flaky\"\nkind = \"slack\"\nurl = \"{uri}/flaky\"\n\n[[channels]]\nname = \"slow\"\nkind = \"mattermost\"\nurl = \"{uri}/slow\"\n\n[[channels]]\nname = \"bad\"\nkind = \"teams\"\nurl = \"{uri}/bad\"\n",
+                "{}{}\n[[channels]]\nname = \"flaky\"\nkind = \"slack\"\nurl_file = \"flaky\"\n\n[[channels]]\nname = \"slow\"\nkind = \"mattermost\"\nurl_file = \"slow\"\n\n[[channels]]\nname = \"bad\"\nkind = \"teams\"\nurl_file = \"bad\"\n",
                 config(""),
                 file_email()
             )
@@ -390,7 +407,7 @@ async fn a_complaint_wave_reaches_every_routed_channel_once_then_its_end() {
                 "{}{}{}",
                 config("back_to_normal = true\nchannels = [\"team-slack\", \"hook\", \"phones\"]"),
                 file_email(),
-                channels_config(&uri, "secret_file = \"whsec\"")
+                channels_config(dir, &uri, "secret_file = \"whsec\"")
             )
         },
         "2026-03-12T15:32:00Z",
@@ -518,7 +535,7 @@ async fn the_daemon_posts_one_alert_and_its_end_to_each_routed_channel() {
         ),
         file_email(),
         sim.url(),
-        channels_config(&receiver.uri(), "secret_file = \"whsec\"")
+        channels_config(ws.dir.path(), &receiver.uri(), "secret_file = \"whsec\"")
     );
     ws.write("config.toml", &cfg);
     let mut stream = Stream::new(5);
@@ -605,12 +622,14 @@ async fn digests_post_a_short_summary_to_their_channels() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let ws = Workspace::new(&format!(
+    let ws = Workspace::new("");
+    let cfg = format!(
         "{}{}{}\n[[digests]]\nname = \"daily\"\nschedule = \"0 0 8 * * *\"\nchannels = [\"hook\", \"team-slack\"]\n",
         config(""),
         file_email(),
-        channels_config(&receiver.uri(), "secret_file = \"whsec\"")
-    ));
+        channels_config(ws.dir.path(), &receiver.uri(), "secret_file = \"whsec\"")
+    );
+    ws.write("config.toml", &cfg);
     ws.write("whsec", SIGNING_SECRET);
     let line = serde_json::json!({"source": "mastodon", "external_id": "1",
         "text": "Acme support never answers, terrible https://example.com/x",

@@ -413,6 +413,30 @@ async fn queries_filter_search_and_order_alike(store: &Store) {
         })
         .await;
     assert!(bad.is_err(), "an unclosed quote is a clear error");
+    // Words inside a domain, an address or a link are words, on both backends.
+    store
+        .insert_batch_at(
+            &[post(
+                "rss",
+                "7",
+                "write to help@acme.example or see https://acme.example/refund-policy",
+                "2026-03-04T00:00:00Z",
+                "en",
+                &["Acme"],
+                None,
+            )],
+            at("2026-03-04T01:00:00Z"),
+        )
+        .await
+        .unwrap();
+    for term in ["help", "example", "policy", "\"refund policy\""] {
+        let query = MentionQuery {
+            search: Some(term.to_string()),
+            ..Default::default()
+        };
+        let hits = ids(&store.query(&query).await.unwrap());
+        assert!(hits.contains(&"7:Acme".to_string()), "{term}: {hits:?}");
+    }
     let mut streamed = 0;
     let n = store
         .query_each(&MentionQuery::default(), |_| {
@@ -421,7 +445,7 @@ async fn queries_filter_search_and_order_alike(store: &Store) {
         })
         .await
         .unwrap();
-    assert_eq!((n, streamed), (7, 7));
+    assert_eq!((n, streamed), (8, 8));
 }
 
 async fn series_and_detector_inputs_count_alike(store: &Store) {
@@ -740,6 +764,45 @@ async fn alerts_and_outbox_keep_their_states(store: &Store) {
         store.alert(id2).await.unwrap().unwrap().silenced.as_deref(),
         Some("known outage")
     );
+    // One open alert per brand: a second decision for the same episode (another instance,
+    // a stalled one) is refused and queues nothing.
+    let before = store.messages(None).await.unwrap().len();
+    let again = store
+        .insert_alert(
+            &NewAlert {
+                fired_at: at("2026-03-02T09:05:00Z"),
+                ..alert.clone()
+            },
+            |id| {
+                vec![message(
+                    "alert",
+                    &format!("dup{id}"),
+                    at("2026-03-02T09:05:00Z"),
+                    at("2026-03-02T09:05:00Z"),
+                )]
+            },
+        )
+        .await;
+    assert!(again.is_err(), "a second open alert for Acme");
+    assert_eq!(store.messages(None).await.unwrap().len(), before);
+    // Resolving twice sends "back to normal" once.
+    let end = at("2026-03-02T12:00:00Z");
+    for _ in 0..2 {
+        store
+            .resolve_alert(
+                id2,
+                end,
+                vec![message(
+                    "recovery",
+                    &format!("r2-{}", fastrand::u32(..)),
+                    end,
+                    end,
+                )],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.messages(None).await.unwrap().len(), before + 1);
     // A message id is unique: a resend after a crash is recognised, not queued twice.
     assert!(
         store
