@@ -114,12 +114,36 @@ impl Sender {
         self
     }
 
-    /// Delivers every message due now.
+    /// Delivers every message due now: the e-mails one after the other, the chat and webhook
+    /// messages side by side, so that a channel that does not answer (up to its 15 s timeout)
+    /// holds back neither the e-mails nor the other channels.
     pub async fn send_due_once(&self) -> Result<SendReport, StoreError> {
         let mut report = SendReport::default();
         let now = self.clock.now();
-        for msg in self.store.due_messages(now, 50).await? {
-            self.send(msg, &mut report).await?;
+        let (posts, emails): (Vec<_>, Vec<_>) = self
+            .store
+            .due_messages(now, 50)
+            .await?
+            .into_iter()
+            .partition(|m| m.channel.is_some());
+        let channels = futures_util::future::join_all(posts.into_iter().map(|msg| async {
+            let mut one = SendReport::default();
+            self.send(msg, &mut one).await.map(|()| one)
+        }));
+        let emails = async {
+            let mut r = SendReport::default();
+            for msg in emails {
+                self.send(msg, &mut r).await?;
+            }
+            Ok::<_, StoreError>(r)
+        };
+        let (channels, emails) = tokio::join!(channels, emails);
+        for r in channels.into_iter().chain(std::iter::once(emails)) {
+            let r = r?;
+            report.sent += r.sent;
+            report.retrying += r.retrying;
+            report.failed += r.failed;
+            report.silenced += r.silenced;
         }
         Ok(report)
     }
