@@ -188,8 +188,8 @@ pub(super) const LATE_ARRIVAL_SQL: &str = "SELECT 1 FROM mentions m WHERE m.inge
      SELECT 1 FROM mention_brands mb WHERE mb.mention_id = m.id AND mb.created_at < ?3 \
      AND mb.brand_id = (SELECT id FROM brands WHERE name = ?2)) LIMIT 1";
 pub(super) const BUCKET_COUNTS_SQL: &str = "SELECT (CAST(strftime('%s', mb.created_at) AS INTEGER) / ?1) * ?1 AS b, \
-     coalesce(sum(m.label = 'negative'), 0), count(*) \
-     FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+     coalesce(sum(mb.label = 'negative'), 0), count(*) \
+     FROM mention_brands mb \
      JOIN brands br ON br.id = mb.brand_id \
      WHERE br.name = ?2 AND mb.created_at >= ?3 AND mb.created_at < ?4 \
      GROUP BY b ORDER BY b";

@@ -44,6 +44,9 @@ pub struct PgStore {
     brand_ids: Mutex<HashMap<String, i64>>,
 }
 
+/// A stored post as a batch needs it for its brand links: id, time, label.
+type Stored = (i64, DateTime<Utc>, Option<String>);
+
 /// What is written: milliseconds, as SQLite keeps them.
 fn ms(t: &DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(3)
@@ -199,7 +202,7 @@ impl PgStore {
                 }
             }
         }
-        let mut stored_ids: HashMap<(&str, &str), (i64, DateTime<Utc>)> = HashMap::new();
+        let mut stored_ids: HashMap<(&str, &str), Stored> = HashMap::new();
         let mut claimed: std::collections::HashSet<(&str, &str)> = Default::default();
         for chunk in batch.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Postgres>::new(
@@ -235,15 +238,14 @@ impl PgStore {
                     .push_bind(sm.scorer_version.clone());
             });
             insert.push(
-                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id, created_at",
+                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id, created_at, label",
             );
             let rows = insert.build().fetch_all(&mut **tx).await?;
-            let mut new: HashMap<(String, String), (i64, DateTime<Utc>)> =
-                HashMap::with_capacity(rows.len());
+            let mut new: HashMap<(String, String), Stored> = HashMap::with_capacity(rows.len());
             for r in rows {
                 new.insert(
                     (r.try_get(1)?, r.try_get(2)?),
-                    (r.try_get(0)?, r.try_get(3)?),
+                    (r.try_get(0)?, r.try_get(3)?, r.try_get(4)?),
                 );
             }
             let mut missing: Vec<(&str, &str)> = Vec::new();
@@ -265,7 +267,7 @@ impl PgStore {
             }
             for keys in missing.chunks(ROWS_PER_INSERT) {
                 let mut select = QueryBuilder::<Postgres>::new(
-                    "SELECT id, source, external_id, created_at FROM mentions WHERE (source, external_id) IN (",
+                    "SELECT id, source, external_id, created_at, label FROM mentions WHERE (source, external_id) IN (",
                 );
                 let mut list = select.separated(", ");
                 for (source, id) in keys {
@@ -277,36 +279,44 @@ impl PgStore {
                 }
                 select.push(")");
                 let rows = select.build().fetch_all(&mut **tx).await?;
-                let mut found: HashMap<(String, String), (i64, DateTime<Utc>)> = HashMap::new();
+                let mut found: HashMap<(String, String), Stored> = HashMap::new();
                 for r in rows {
                     found.insert(
                         (r.try_get(1)?, r.try_get(2)?),
-                        (r.try_get(0)?, r.try_get(3)?),
+                        (r.try_get(0)?, r.try_get(3)?, r.try_get(4)?),
                     );
                 }
                 for key in keys {
                     if let Some(v) = found.get(&(key.0.to_string(), key.1.to_string())) {
-                        stored_ids.insert(*key, *v);
+                        stored_ids.insert(*key, v.clone());
                     }
                 }
             }
         }
-        let mut links: Vec<(i64, i64, DateTime<Utc>)> = Vec::new();
+        let mut links: Vec<(i64, i64, DateTime<Utc>, Option<String>)> = Vec::new();
         for sm in batch {
             let key = (sm.mention.source.as_str(), sm.mention.external_id.as_str());
-            let Some((mention_id, stored_at)) = stored_ids.get(&key) else {
+            let Some((mention_id, stored_at, label)) = stored_ids.get(&key) else {
                 continue;
             };
             for brand in &sm.brands {
-                links.push((brand_ids[brand.as_str()], *mention_id, *stored_at));
+                links.push((
+                    brand_ids[brand.as_str()],
+                    *mention_id,
+                    *stored_at,
+                    label.clone(),
+                ));
             }
         }
         for chunk in links.chunks(ROWS_PER_INSERT * 4) {
             let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO mention_brands (brand_id, mention_id, created_at) ",
+                "INSERT INTO mention_brands (brand_id, mention_id, created_at, label) ",
             );
-            insert.push_values(chunk, |mut row, (brand, mention, at)| {
-                row.push_bind(*brand).push_bind(*mention).push_bind(*at);
+            insert.push_values(chunk, |mut row, (brand, mention, at, label)| {
+                row.push_bind(*brand)
+                    .push_bind(*mention)
+                    .push_bind(*at)
+                    .push_bind(label.clone());
             });
             insert.push(" ON CONFLICT DO NOTHING");
             insert.build().execute(&mut **tx).await?;
@@ -365,6 +375,11 @@ impl PgStore {
                 .bind(s.map(|s| s.neg))
                 .bind(s.map(|s| s.label.as_str()))
                 .bind(version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE mention_brands SET label = $1 WHERE mention_id = $2")
+                .bind(s.map(|s| s.label.as_str()))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -525,8 +540,8 @@ impl PgStore {
     ) -> Result<Vec<BucketCount>, StoreError> {
         let rows = sqlx::query(
             "SELECT (floor(extract(epoch FROM mb.created_at))::bigint / $1) * $1 AS b, \
-             count(*) FILTER (WHERE m.label = 'negative'), count(*) \
-             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+             count(*) FILTER (WHERE mb.label = 'negative'), count(*) \
+             FROM mention_brands mb \
              JOIN brands br ON br.id = mb.brand_id \
              WHERE lower(br.name) = lower($2) AND mb.created_at >= $3 AND mb.created_at < $4 \
              GROUP BY b ORDER BY b",
@@ -1217,6 +1232,36 @@ impl MentionQuery {
     }
 
     fn series_pg(&self) -> Result<QueryBuilder<Postgres>, StoreError> {
+        if self.links_suffice() {
+            let mut qb = QueryBuilder::<Postgres>::new(
+                "SELECT to_timestamp(floor(extract(epoch FROM mb.created_at) / 900) * 900) AS q, count(*), \
+                        count(*) FILTER (WHERE mb.label = 'positive'), \
+                        count(*) FILTER (WHERE mb.label = 'neutral'), count(*) FILTER (WHERE mb.label = 'negative') \
+                 FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
+            );
+            if let Some(brand) = &self.brand {
+                qb.push(" AND lower(b.name) = lower(")
+                    .push_bind(brand.clone())
+                    .push(")");
+            }
+            if let Some(since) = &self.since {
+                qb.push(" AND mb.created_at >= ").push_bind(ms(since));
+            }
+            if let Some(until) = &self.until {
+                qb.push(" AND mb.created_at < ").push_bind(ms(until));
+            }
+            match self.label {
+                Some(LabelFilter::Is(label)) => {
+                    qb.push(" AND mb.label = ").push_bind(label.as_str());
+                }
+                Some(LabelFilter::Unscored) => {
+                    qb.push(" AND mb.label IS NULL");
+                }
+                None => {}
+            }
+            qb.push(" GROUP BY q ORDER BY q");
+            return Ok(qb);
+        }
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT q, count(*), count(*) FILTER (WHERE label = 'positive'), \
                     count(*) FILTER (WHERE label = 'neutral'), count(*) FILTER (WHERE label = 'negative') \

@@ -169,6 +169,30 @@ impl MentionQuery {
         Ok(self.build_rest(qb))
     }
 
+    /// The filters of a [`MentionQuery::links_suffice`] query, over `mb` and `b` only.
+    fn push_link_filters(&self, qb: &mut QueryBuilder<Sqlite>) {
+        if let Some(brand) = &self.brand {
+            qb.push(" AND b.name = ").push_bind(brand.clone());
+        }
+        if let Some(since) = &self.since {
+            qb.push(" AND mb.created_at >= ")
+                .push_bind(format_time(since));
+        }
+        if let Some(until) = &self.until {
+            qb.push(" AND mb.created_at < ")
+                .push_bind(format_time(until));
+        }
+        match self.label {
+            Some(LabelFilter::Is(label)) => {
+                qb.push(" AND mb.label = ").push_bind(label.as_str());
+            }
+            Some(LabelFilter::Unscored) => {
+                qb.push(" AND mb.label IS NULL");
+            }
+            None => {}
+        }
+    }
+
     /// The filters, as `AND` clauses over `mb` (mention_brands), `m` (mentions), `b` (brands).
     fn push_filters(&self, qb: &mut QueryBuilder<Sqlite>) -> Result<(), StoreError> {
         if let Some(brand) = &self.brand {
@@ -209,7 +233,30 @@ impl MentionQuery {
     }
 
     /// The per-quarter-hour counts of [`Store::quarter_hour_counts`].
+    /// Whether a series can be counted from the brand links alone (their time and label
+    /// copies), without reading a mention's row: one brand, no filter on the post itself.
+    pub(super) fn links_suffice(&self) -> bool {
+        self.brand.is_some()
+            && self.source.is_none()
+            && self.lang.is_none()
+            && self.search.is_none()
+    }
+
     fn series_builder(&self) -> Result<QueryBuilder<Sqlite>, StoreError> {
+        if self.links_suffice() {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT q, count(*), \
+                        sum(label = 'positive'), sum(label = 'neutral'), sum(label = 'negative') \
+                 FROM (SELECT mb.label AS label, \
+                              substr(mb.created_at, 1, 14) \
+                              || printf('%02d', CAST(substr(mb.created_at, 15, 2) AS INTEGER) / 15 * 15) AS q \
+                       FROM mention_brands mb \
+                       JOIN brands b ON b.id = mb.brand_id WHERE 1 = 1",
+            );
+            self.push_link_filters(&mut qb);
+            qb.push(") GROUP BY q ORDER BY q");
+            return Ok(qb);
+        }
         // `created_at` is fixed-width RFC 3339 (`2026-03-01T09:37:00.000Z`): its first 14
         // characters and the minute rounded down to a quarter name the quarter hour.
         let mut qb = QueryBuilder::<Sqlite>::new(

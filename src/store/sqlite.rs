@@ -20,6 +20,9 @@ use sqlx::{ConnectOptions, Row, Sqlite, Transaction};
 use super::{InsertOutcome, ScoreRow, StoreError};
 use crate::mention::{ScoredMention, format_time};
 
+/// A stored post as a batch needs it for its brand links: id, time, label.
+type Stored = (i64, String, Option<String>);
+
 /// Rows per multi-row INSERT: 18 values each stays far below SQLite's limit of 32,766 bound
 /// values per statement.
 const ROWS_PER_INSERT: usize = 100;
@@ -272,8 +275,8 @@ impl SqliteStore {
                 }
             }
         }
-        // (source, external_id) -> (id, created_at as stored).
-        let mut stored_ids: HashMap<(&str, &str), (i64, String)> = HashMap::new();
+        // (source, external_id) -> (id, created_at and label as stored).
+        let mut stored_ids: HashMap<(&str, &str), Stored> = HashMap::new();
         // The first occurrence of a post in the batch may be new; any later one is a duplicate.
         let mut claimed: std::collections::HashSet<(&str, &str)> = Default::default();
         for chunk in batch.chunks(ROWS_PER_INSERT) {
@@ -309,13 +312,12 @@ impl SqliteStore {
                     .push_bind(sm.scorer_version.as_str());
             });
             insert.push(
-                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id, created_at",
+                " ON CONFLICT (source, external_id) DO NOTHING RETURNING id, source, external_id, created_at, label",
             );
             let rows = insert.build().fetch_all(&mut **tx).await?;
-            let mut new: HashMap<(String, String), (i64, String)> =
-                HashMap::with_capacity(rows.len());
+            let mut new: HashMap<(String, String), Stored> = HashMap::with_capacity(rows.len());
             for r in rows {
-                new.insert((r.get(1), r.get(2)), (r.get(0), r.get(3)));
+                new.insert((r.get(1), r.get(2)), (r.get(0), r.get(3), r.get(4)));
             }
             let mut missing: Vec<(&str, &str)> = Vec::new();
             for sm in chunk {
@@ -337,7 +339,7 @@ impl SqliteStore {
             // Posts already stored: their ids, to link them to brands they lack.
             for keys in missing.chunks(ROWS_PER_INSERT * 4) {
                 let mut select = sqlx::QueryBuilder::<Sqlite>::new(
-                    "SELECT id, source, external_id, created_at FROM mentions WHERE (source, external_id) IN (",
+                    "SELECT id, source, external_id, created_at, label FROM mentions WHERE (source, external_id) IN (",
                 );
                 let mut list = select.separated(", ");
                 for (source, id) in keys {
@@ -349,9 +351,9 @@ impl SqliteStore {
                 }
                 select.push(")");
                 let rows = select.build().fetch_all(&mut **tx).await?;
-                let found: HashMap<(String, String), (i64, String)> = rows
+                let found: HashMap<(String, String), Stored> = rows
                     .into_iter()
-                    .map(|r| ((r.get(1), r.get(2)), (r.get(0), r.get(3))))
+                    .map(|r| ((r.get(1), r.get(2)), (r.get(0), r.get(3), r.get(4))))
                     .collect();
                 for key in keys {
                     if let Some(v) = found.get(&(key.0.to_string(), key.1.to_string())) {
@@ -361,22 +363,30 @@ impl SqliteStore {
             }
         }
         // Brand links, in bulk.
-        let mut links: Vec<(i64, i64, &str)> = Vec::new();
+        let mut links: Vec<(i64, i64, &str, Option<&str>)> = Vec::new();
         for sm in batch {
             let key = (sm.mention.source.as_str(), sm.mention.external_id.as_str());
-            let Some((mention_id, stored_at)) = stored_ids.get(&key) else {
+            let Some((mention_id, stored_at, label)) = stored_ids.get(&key) else {
                 continue;
             };
             for brand in &sm.brands {
-                links.push((brand_ids[brand.as_str()], *mention_id, stored_at.as_str()));
+                links.push((
+                    brand_ids[brand.as_str()],
+                    *mention_id,
+                    stored_at.as_str(),
+                    label.as_deref(),
+                ));
             }
         }
         for chunk in links.chunks(ROWS_PER_INSERT * 4) {
             let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO mention_brands (brand_id, mention_id, created_at) ",
+                "INSERT INTO mention_brands (brand_id, mention_id, created_at, label) ",
             );
-            insert.push_values(chunk, |mut row, (brand, mention, at)| {
-                row.push_bind(*brand).push_bind(*mention).push_bind(*at);
+            insert.push_values(chunk, |mut row, (brand, mention, at, label)| {
+                row.push_bind(*brand)
+                    .push_bind(*mention)
+                    .push_bind(*at)
+                    .push_bind(*label);
             });
             insert.push(" ON CONFLICT DO NOTHING");
             insert.build().execute(&mut **tx).await?;
@@ -442,6 +452,11 @@ impl SqliteStore {
                 .bind(s.map(|s| s.neg))
                 .bind(s.map(|s| s.label.as_str()))
                 .bind(version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE mention_brands SET label = ? WHERE mention_id = ?")
+                .bind(s.map(|s| s.label.as_str()))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

@@ -89,7 +89,12 @@ pub(super) const TABLES: &[Table] = &[
     },
     Table {
         name: "mention_brands",
-        columns: &[("mention_id", Int), ("brand_id", Int), ("created_at", Time)],
+        columns: &[
+            ("mention_id", Int),
+            ("brand_id", Int),
+            ("created_at", Time),
+            ("label", Text),
+        ],
         key: &["mention_id", "brand_id"],
         identity: false,
     },

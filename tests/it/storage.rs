@@ -1141,6 +1141,18 @@ async fn rescoring_and_pruning(store: &Store) {
         .await
         .unwrap();
     assert_eq!(negative.len(), 7);
+    // A brand's series counts from its links' copy of the label: rescoring keeps it in step.
+    let series = store
+        .quarter_hour_counts(&MentionQuery {
+            brand: Some("Acme".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (total, negatives): (u64, u64) = series
+        .iter()
+        .fold((0, 0), |(t, n), q| (t + q.total, n + q.negative));
+    assert_eq!((total, negatives), (5, 5));
 
     // Pruned in batches; links go with their mentions.
     let cutoff = at("2026-03-02T00:00:00Z");
