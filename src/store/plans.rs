@@ -131,6 +131,19 @@ async fn analysts_queries_read_a_brand_through_its_time_index() {
         ..MentionQuery::default()
     };
     assert_indexed(&store, "search", &search.list_sql(), "mentions_fts").await;
+    // A search with many hits walks the mentions newest first, probing the hit set.
+    assert_indexed(
+        &store,
+        "newest hits",
+        &search.newest_hits_sql(),
+        "mentions_created_at",
+    )
+    .await;
+    let p = plan(&store, &search.newest_hits_sql()).await;
+    assert!(
+        !p.iter().any(|d| d == "USE TEMP B-TREE FOR ORDER BY"),
+        "streams in time order, no sort of every hit: {p:?}"
+    );
 }
 
 #[tokio::test]
@@ -155,4 +168,26 @@ async fn the_detector_and_the_outbox_read_through_their_indexes() {
         .expect("drop");
     let p = plan_on(&store.writer, LATE_ARRIVAL_SQL).await;
     assert!(!full_scans(&p).is_empty(), "{p:?}");
+}
+
+#[tokio::test]
+async fn both_ways_of_finding_the_newest_hits_agree() {
+    use sqlx::Row;
+    let (_dir, store) = store_with_mentions().await;
+    for (search, limit) in [("refund", 20), ("acme", 100), ("\"still waiting\"", 7)] {
+        let q = MentionQuery {
+            search: Some(search.into()),
+            limit: Some(limit),
+            ..MentionQuery::default()
+        };
+        let mut a = q.build().unwrap();
+        let mut b = q.build_newest_hits().unwrap();
+        let rows_a = a.build().fetch_all(&store.reader).await.unwrap();
+        let rows_b = b.build().fetch_all(&store.reader).await.unwrap();
+        let key = |r: &sqlx::sqlite::SqliteRow| (r.get::<String, _>(1), r.get::<String, _>(2));
+        let a: Vec<_> = rows_a.iter().map(key).collect();
+        let b: Vec<_> = rows_b.iter().map(key).collect();
+        assert!(!a.is_empty(), "{search}: the data has hits");
+        assert_eq!(a, b, "{search}");
+    }
 }
