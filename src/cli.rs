@@ -116,6 +116,21 @@ pub enum Command {
     Silence(SilenceArgs),
     /// Preview a digest as HTML, send one now, or list the digests and their next runs.
     Digest(DigestArgs),
+    /// Did we answer? Response rate and first-response time of a brand's mentions: replies by
+    /// the brand's own accounts (its `handles`), per label and per source.
+    Responses {
+        /// The brand (as configured).
+        #[arg(long)]
+        brand: String,
+        /// Mentions published at or after (RFC 3339 or YYYY-MM-DD; default: 30 days ago).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// Mentions published before (default: now).
+        #[arg(long, value_parser = parse_since)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+        format: StatusFormat,
+    },
     /// Chat and webhook channels: list them with their last delivery, or send a sample alert
     /// to one.
     Channels {
@@ -591,6 +606,12 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Silence(args) => silence(&cli.config, args).await,
         Command::Digest(args) => digest(&cli.config, args).await,
         Command::Channels { action } => channels(&cli.config, action).await,
+        Command::Responses {
+            brand,
+            since,
+            until,
+            format,
+        } => responses(&cli.config, &brand, since, until, format).await,
         Command::Demo { dir, quick } => demo(&dir, quick).await,
         Command::Backup { to, from, force } => {
             backup(&cli.config, from.as_deref(), &to, force).await
@@ -1425,6 +1446,87 @@ async fn status(config_path: &Path, format: StatusFormat) -> Result<u8> {
                         String::new()
                     }
                 )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// `mentiond responses`.
+async fn responses(
+    config_path: &Path,
+    brand: &str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    format: StatusFormat,
+) -> Result<u8> {
+    let config = load_config(config_path)?;
+    let Some(b) = config
+        .brands
+        .iter()
+        .find(|b| b.name.eq_ignore_ascii_case(brand))
+    else {
+        bail!("no brand named {brand:?} is configured");
+    };
+    if b.handles.is_empty() {
+        eprintln!(
+            "note: brand {:?} has no `handles`: no post is recognised as its own reply",
+            b.name
+        );
+    }
+    let until = until.unwrap_or_else(Utc::now);
+    let since = since.unwrap_or(until - chrono::Duration::days(30));
+    let store = open_store_for_reading(&config, config_path).await?;
+    let rows = store.response_rows(&b.name, since, until).await?;
+    store.close().await;
+    let report = crate::responses::report(&b.name, since, until, &rows);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match format {
+        StatusFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        StatusFormat::Table => {
+            use crate::responses::human;
+            writeln!(
+                out,
+                "{} · {} → {}",
+                crate::notify::render::clean(&report.brand),
+                report.since,
+                report.until
+            )?;
+            writeln!(
+                out,
+                "{:<12} {:>9} {:>9} {:>7} {:>14} {:>14}",
+                "", "MENTIONS", "ANSWERED", "RATE", "MEDIAN FIRST", "90% WITHIN"
+            )?;
+            let line = |name: &str, s: &crate::responses::Stats| {
+                format!(
+                    "{:<12} {:>9} {:>9} {:>7} {:>14} {:>14}",
+                    name,
+                    s.mentions,
+                    s.answered,
+                    s.response_rate
+                        .map(|r| format!("{:.0}%", r * 100.0))
+                        .unwrap_or_else(|| "-".into()),
+                    human(s.median_first_response_s),
+                    human(s.p90_first_response_s)
+                )
+            };
+            writeln!(out, "{}", line("all", &report.overall))?;
+            for (label, s) in &report.by_label {
+                writeln!(out, "{}", line(label, s))?;
+            }
+            for (source, s) in &report.by_source {
+                writeln!(out, "{}", line(&crate::notify::render::clean(source), s))?;
+            }
+            if !report.unanswered_negative.is_empty() {
+                writeln!(out, "oldest unanswered complaints:")?;
+                for id in &report.unanswered_negative {
+                    writeln!(out, "  {}", crate::notify::render::clean(id))?;
+                }
             }
         }
     }

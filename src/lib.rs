@@ -17,6 +17,7 @@ pub mod matcher;
 pub mod mention;
 pub mod notify;
 pub mod pipeline;
+pub mod responses;
 pub mod scenario;
 pub mod schedule;
 pub mod sentiment;

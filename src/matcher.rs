@@ -219,11 +219,18 @@ struct CompiledBrand {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     brands: Vec<CompiledBrand>,
+    /// A brand's account (handle without `@`, lowercase) -> the brand's index.
+    accounts: std::collections::HashMap<String, usize>,
+}
+
+/// An account name as compared: trimmed, without a leading `@`, lowercase.
+fn account_key(s: &str) -> String {
+    s.trim().trim_start_matches('@').to_lowercase()
 }
 
 impl Matcher {
     pub fn new(brands: &[BrandConfig]) -> Matcher {
-        let brands = brands
+        let compiled: Vec<CompiledBrand> = brands
             .iter()
             .map(|b| {
                 let mut include: Vec<Term> =
@@ -246,7 +253,26 @@ impl Matcher {
                 }
             })
             .collect();
-        Matcher { brands }
+        let mut accounts = std::collections::HashMap::new();
+        for (i, b) in brands.iter().enumerate() {
+            for h in &b.handles {
+                accounts.entry(account_key(h)).or_insert(i);
+            }
+        }
+        Matcher {
+            brands: compiled,
+            accounts,
+        }
+    }
+
+    /// The brand whose account wrote a post by `author`, as each platform names accounts
+    /// (`acme@mastodon.social`, `acme.bsky.social`, `AcmeSupport`; a leading `@` and case
+    /// aside). Handles are compared on every platform.
+    pub fn owner_of(&self, author: Option<&str>) -> Option<&str> {
+        let key = account_key(author?);
+        self.accounts
+            .get(&key)
+            .map(|&i| self.brands[i].name.as_str())
     }
 
     /// Indexes of the brands whose terms the text contains and whose exclusions it does not.

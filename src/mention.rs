@@ -198,6 +198,9 @@ pub struct ScoredMention {
     pub sentiment: Option<Sentiment>,
     /// Identifies the scorer and its data, so scores can be recomputed after a change.
     pub scorer_version: String,
+    /// The brand whose own account wrote the post (one of its `handles`): kept to measure
+    /// responses, stored apart, never counted as a mention.
+    pub own_by: Option<String>,
 }
 
 /// Whether a post's `created_at` is plausible: not before 2000 (no platform we read is older,

@@ -66,6 +66,20 @@ impl Pipeline {
 
     fn process_for(&self, mut mention: Mention, assigned: &[String]) -> Processed {
         mention.text = text::normalise(&mention.text);
+        // The brand's own account: a reply to a customer, kept apart to measure responses,
+        // whether or not it names the brand.
+        if let Some(brand) = self.matcher.owner_of(mention.author.as_deref()) {
+            let brand = brand.to_string();
+            return Processed::Matched(Box::new(ScoredMention {
+                lang: mention.lang.clone(),
+                lang_origin: mention.lang.as_ref().map(|_| LangOrigin::Post),
+                mention,
+                brands: vec![brand.clone()],
+                sentiment: None,
+                scorer_version: "own".into(),
+                own_by: Some(brand),
+            }));
+        }
         let candidates = if assigned.is_empty() {
             self.matcher.candidates(&mention.text)
         } else {
@@ -97,6 +111,7 @@ impl Pipeline {
             lang_origin: origin,
             sentiment,
             scorer_version: self.scorer.version().to_string(),
+            own_by: None,
         }))
     }
 }
@@ -146,6 +161,8 @@ pub struct IngestReport {
     /// Non-blank lines read.
     pub read: u64,
     pub stored: u64,
+    /// Posts by a brand's own accounts (kept for response figures, not mentions).
+    pub own: u64,
     pub duplicates: u64,
     pub unmatched: u64,
     /// Lines that are not a valid mention (reported with their line number).
@@ -158,7 +175,11 @@ impl std::fmt::Display for IngestReport {
             f,
             "read {}, stored {}, duplicates {}, unmatched {}, rejected {}",
             self.read, self.stored, self.duplicates, self.unmatched, self.rejected
-        )
+        )?;
+        if self.own > 0 {
+            write!(f, ", own posts {}", self.own)?;
+        }
+        Ok(())
     }
 }
 
@@ -191,9 +212,7 @@ where
     let writer = tokio::spawn(async move {
         let mut total = InsertOutcome::default();
         while let Some(batch) = incoming.recv().await {
-            let done = writer_store.insert_batch(&batch).await?;
-            total.stored += done.stored;
-            total.duplicates += done.duplicates;
+            total += writer_store.insert_batch(&batch).await?;
         }
         Ok::<_, StoreError>(total)
     });
@@ -288,6 +307,7 @@ where
 
 fn add(report: &mut IngestReport, outcome: InsertOutcome) {
     report.stored += outcome.stored;
+    report.own += outcome.own;
     report.duplicates += outcome.duplicates;
 }
 

@@ -581,6 +581,7 @@ impl Stream {
                         label: m.label,
                     }),
                     scorer_version: "scenario".into(),
+                    own_by: None,
                 }
             })
             .collect()

@@ -129,6 +129,16 @@ impl SqliteStore {
         .execute(&self.writer)
         .await?
         .rows_affected();
+        // A brand's own posts go with the mentions they answered.
+        let own = sqlx::query(
+            "DELETE FROM own_posts WHERE id IN \
+             (SELECT id FROM own_posts WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        )
+        .bind(&before)
+        .bind(batch)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
         let polls = sqlx::query(
             "DELETE FROM source_polls WHERE id IN (SELECT id FROM source_polls WHERE at < ? ORDER BY at LIMIT ?)",
         )
@@ -149,7 +159,7 @@ impl SqliteStore {
         .await?
         .rows_affected();
         Ok(Pruned {
-            mentions,
+            mentions: mentions + own,
             polls,
             messages,
         })

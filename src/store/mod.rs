@@ -94,8 +94,10 @@ impl StoreError {
 /// What a batch insert did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct InsertOutcome {
-    /// Posts stored for the first time.
+    /// Posts stored for the first time (mentions; a brand's own posts are counted in `own`).
     pub stored: u64,
+    /// A brand's own posts stored for the first time.
+    pub own: u64,
     /// Posts that were already stored (same source and external id).
     pub duplicates: u64,
 }
@@ -103,8 +105,20 @@ pub struct InsertOutcome {
 impl std::ops::AddAssign for InsertOutcome {
     fn add_assign(&mut self, rhs: Self) {
         self.stored += rhs.stored;
+        self.own += rhs.own;
         self.duplicates += rhs.duplicates;
     }
+}
+
+/// A mention with the first reply its brand's own account gave it (issue 17).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseRow {
+    pub source: String,
+    pub external_id: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The earliest own post of the brand replying to it, published after it.
+    pub first_reply_at: Option<DateTime<Utc>>,
 }
 
 /// A stored mention whose scores may need recomputing.
@@ -375,6 +389,9 @@ delegate! {
     pub async fn insert_batch_at(&self, batch: &[ScoredMention], now: DateTime<Utc>) -> Result<InsertOutcome, StoreError>;
     /// Number of stored posts (each counted once whatever its brands).
     pub async fn count_mentions(&self) -> Result<i64, StoreError>;
+    /// The mentions of `brand` published in [from, to), oldest first, each with its brand's
+    /// first reply.
+    pub async fn response_rows(&self, brand: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ResponseRow>, StoreError>;
     /// Up to `limit` mentions scored by another version than `version`, after `after_id`, in
     /// id order, optionally only those published at or after `since`.
     pub async fn mentions_to_rescore(&self, version: &str, since: Option<DateTime<Utc>>, after_id: i64, limit: i64) -> Result<Vec<ScoreRow>, StoreError>;

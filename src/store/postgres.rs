@@ -25,7 +25,8 @@ use sqlx::{ConnectOptions, Postgres, QueryBuilder, Row, Transaction};
 use super::{
     AlertRecord, BucketCount, DigestRun, InsertOutcome, LabelFilter, LeaseRecord, MentionQuery,
     MentionRow, NewAlert, NewDigestRun, NewMessage, OutboxMessage, PageCommit, Pruned,
-    QuarterCounts, RunState, ScoreRow, Silence, SourceHealth, SourceStatus, StoreError, fts_query,
+    QuarterCounts, ResponseRow, RunState, ScoreRow, Silence, SourceHealth, SourceStatus,
+    StoreError, fts_query,
 };
 use crate::config::PostgresLocation;
 use crate::mention::{ScoredMention, format_time};
@@ -191,6 +192,58 @@ impl PgStore {
         batch: &[ScoredMention],
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
+        if !batch.iter().any(|sm| sm.own_by.is_some()) {
+            return self.insert_mentions(tx, batch, now).await;
+        }
+        let (own, rest): (Vec<ScoredMention>, Vec<ScoredMention>) =
+            batch.iter().cloned().partition(|sm| sm.own_by.is_some());
+        let mut outcome = self.insert_own(tx, &own, now).await?;
+        outcome += self.insert_mentions(tx, &rest, now).await?;
+        Ok(outcome)
+    }
+
+    async fn insert_own(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        own: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut outcome = InsertOutcome::default();
+        for chunk in own.chunks(ROWS_PER_INSERT) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for sm in chunk {
+                let brand = sm.own_by.as_deref().unwrap_or_default();
+                rows.push((self.brand_id(tx, brand).await?, sm));
+            }
+            let mut insert = QueryBuilder::<Postgres>::new(
+                "INSERT INTO own_posts (brand_id, source, external_id, reply_to, author, url, text, created_at, ingested_at) ",
+            );
+            insert.push_values(&rows, |mut row, (brand_id, sm)| {
+                let m = &sm.mention;
+                row.push_bind(*brand_id)
+                    .push_bind(m.source.clone())
+                    .push_bind(m.external_id.clone())
+                    .push_bind(m.reply_to.clone())
+                    .push_bind(m.author.clone())
+                    .push_bind(m.url.clone())
+                    .push_bind(m.text.clone())
+                    .push_bind(ms(&m.created_at))
+                    .push_bind(ms(&now));
+            });
+            insert.push(" ON CONFLICT (source, external_id) DO NOTHING");
+            let n = insert.build().execute(&mut **tx).await?.rows_affected();
+            outcome.own += n;
+            outcome.duplicates += chunk.len() as u64 - n;
+        }
+        Ok(outcome)
+    }
+
+    async fn insert_mentions(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        batch: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
         let mut outcome = InsertOutcome::default();
         let ingested_at = ms(&now);
         let mut brand_ids: HashMap<&str, i64> = HashMap::new();
@@ -322,6 +375,39 @@ impl PgStore {
             insert.build().execute(&mut **tx).await?;
         }
         Ok(outcome)
+    }
+
+    pub async fn response_rows(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ResponseRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.source, m.external_id, m.label, mb.created_at, \
+             (SELECT min(o.created_at) FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
+              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) AS first_reply \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             WHERE lower(b.name) = lower($1) AND mb.created_at >= $2 AND mb.created_at < $3 \
+             ORDER BY mb.created_at, m.id",
+        )
+        .bind(brand)
+        .bind(ms(&from))
+        .bind(ms(&to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ResponseRow {
+                    source: r.try_get(0)?,
+                    external_id: r.try_get(1)?,
+                    label: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                    first_reply_at: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     pub async fn count_mentions(&self) -> Result<i64, StoreError> {
@@ -1026,6 +1112,15 @@ impl PgStore {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        let own = sqlx::query(
+            "DELETE FROM own_posts WHERE id IN \
+             (SELECT id FROM own_posts WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         let polls = sqlx::query(
             "DELETE FROM source_polls WHERE id IN (SELECT id FROM source_polls WHERE at < $1 ORDER BY at LIMIT $2)",
         )
@@ -1044,7 +1139,7 @@ impl PgStore {
         .await?
         .rows_affected();
         Ok(Pruned {
-            mentions,
+            mentions: mentions + own,
             polls,
             messages,
         })

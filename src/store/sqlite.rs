@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Row, Sqlite, Transaction};
 
-use super::{InsertOutcome, ScoreRow, StoreError};
+use super::{InsertOutcome, ResponseRow, ScoreRow, StoreError};
 use crate::mention::{ScoredMention, format_time};
 
 /// A stored post as a batch needs it for its brand links: id, time, label.
@@ -263,6 +263,60 @@ impl SqliteStore {
         batch: &[ScoredMention],
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
+        if !batch.iter().any(|sm| sm.own_by.is_some()) {
+            return self.insert_mentions(tx, batch, now).await;
+        }
+        let (own, rest): (Vec<ScoredMention>, Vec<ScoredMention>) =
+            batch.iter().cloned().partition(|sm| sm.own_by.is_some());
+        let mut outcome = self.insert_own(tx, &own, now).await?;
+        outcome += self.insert_mentions(tx, &rest, now).await?;
+        Ok(outcome)
+    }
+
+    /// A brand's own posts: kept apart from mentions (see `own_posts`).
+    async fn insert_own(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        own: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut outcome = InsertOutcome::default();
+        let ingested_at = format_time(&now);
+        for chunk in own.chunks(ROWS_PER_INSERT) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for sm in chunk {
+                let brand = sm.own_by.as_deref().unwrap_or_default();
+                rows.push((self.brand_id(tx, brand).await?, sm));
+            }
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO own_posts (brand_id, source, external_id, reply_to, author, url, text, created_at, ingested_at) ",
+            );
+            insert.push_values(&rows, |mut row, (brand_id, sm)| {
+                let m = &sm.mention;
+                row.push_bind(*brand_id)
+                    .push_bind(m.source.as_str())
+                    .push_bind(m.external_id.as_str())
+                    .push_bind(m.reply_to.as_deref())
+                    .push_bind(m.author.as_deref())
+                    .push_bind(m.url.as_deref())
+                    .push_bind(m.text.as_str())
+                    .push_bind(format_time(&m.created_at))
+                    .push_bind(ingested_at.as_str());
+            });
+            insert.push(" ON CONFLICT (source, external_id) DO NOTHING");
+            let n = insert.build().execute(&mut **tx).await?.rows_affected();
+            outcome.own += n;
+            outcome.duplicates += chunk.len() as u64 - n;
+        }
+        Ok(outcome)
+    }
+
+    async fn insert_mentions(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        batch: &[ScoredMention],
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
         let mut outcome = InsertOutcome::default();
         let ingested_at = format_time(&now);
         // Brand ids first (a handful of names, cached after the first batch).
@@ -392,6 +446,43 @@ impl SqliteStore {
             insert.build().execute(&mut **tx).await?;
         }
         Ok(outcome)
+    }
+
+    pub async fn response_rows(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ResponseRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.source, m.external_id, m.label, mb.created_at, \
+             (SELECT min(o.created_at) FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
+              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             WHERE b.name = ? AND mb.created_at >= ? AND mb.created_at < ? ORDER BY mb.created_at, m.id",
+        )
+        .bind(brand)
+        .bind(format_time(&from))
+        .bind(format_time(&to))
+        .fetch_all(&self.reader)
+        .await?;
+        let time = |s: String| {
+            DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.to_utc())
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ResponseRow {
+                    source: r.try_get(0)?,
+                    external_id: r.try_get(1)?,
+                    label: r.try_get(2)?,
+                    created_at: time(r.try_get(3)?)?,
+                    first_reply_at: r.try_get::<Option<String>, _>(4)?.map(time).transpose()?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Number of stored posts (each counted once whatever its brands).

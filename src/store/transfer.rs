@@ -99,6 +99,23 @@ pub(super) const TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "own_posts",
+        columns: &[
+            ("id", Int),
+            ("brand_id", Int),
+            ("source", Text),
+            ("external_id", Text),
+            ("reply_to", Text),
+            ("author", Text),
+            ("url", Text),
+            ("text", Text),
+            ("created_at", Time),
+            ("ingested_at", Time),
+        ],
+        key: &["id"],
+        identity: true,
+    },
+    Table {
         name: "source_cursors",
         columns: &[
             ("source_id", Text),

@@ -16,6 +16,7 @@ mod digests;
 mod ingest;
 mod instances;
 mod query;
+mod responses;
 mod sentiment;
 mod sources;
 mod storage;

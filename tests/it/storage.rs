@@ -135,6 +135,7 @@ fn post(
         lang_origin: Some(LangOrigin::Post),
         sentiment: label.map(sentiment),
         scorer_version: "v1".into(),
+        own_by: None,
     }
 }
 
@@ -247,6 +248,7 @@ on_both_backends!(
     pages_cursors_and_source_health,
     rescoring_and_pruning,
     leases_admit_one_holder_at_a_time,
+    own_posts_answer_mentions_and_are_not_mentions,
 );
 
 async fn posts_are_stored_once_and_linked_to_new_brands(store: &Store) {
@@ -1581,4 +1583,96 @@ async fn migrate_storage_copies_every_table_resumes_and_verifies() {
     if let Some(db) = pg {
         db.drop_db().await;
     }
+}
+
+async fn own_posts_answer_mentions_and_are_not_mentions(store: &Store) {
+    let now = at("2026-03-04T00:00:00Z");
+    store.insert_batch_at(&corpus(), now).await.unwrap();
+    let reply = |source: &str, id: &str, to: &str, when: &str, brand: &str| {
+        let mut p = post(
+            source,
+            id,
+            "Thanks, we are on it",
+            when,
+            "en",
+            &[brand],
+            None,
+        );
+        p.mention.reply_to = Some(to.into());
+        p.mention.author = Some(format!("{brand}Support"));
+        p.own_by = Some(brand.to_string());
+        p
+    };
+    let outcome = store
+        .insert_batch_at(
+            &[
+                reply("mastodon", "r1", "1", "2026-03-01T08:10:00.500Z", "Acme"),
+                reply("mastodon", "r1b", "1", "2026-03-01T09:00:00Z", "Acme"),
+                // Globex answering post 3 does not answer it for Acme.
+                reply("reddit", "r3", "3", "2026-03-01T09:40:00Z", "Globex"),
+                // The same id on another platform is another post.
+                reply("x", "r2", "2", "2026-03-01T08:30:00Z", "Acme"),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!((outcome.own, outcome.stored), (4, 0));
+    assert_eq!(
+        store.count_mentions().await.unwrap(),
+        6,
+        "own posts are not mentions"
+    );
+    let rows = store
+        .response_rows(
+            "Acme",
+            at("2026-03-01T00:00:00Z"),
+            at("2026-03-04T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<i64>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.external_id.clone(),
+                r.first_reply_at
+                    .map(|t| (t - r.created_at).num_milliseconds()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1".to_string(), Some(600_377)),
+            ("2".into(), None),
+            ("3".into(), None),
+            ("5".into(), None),
+            ("6".into(), None),
+        ]
+    );
+    let globex = store
+        .response_rows(
+            "Globex",
+            at("2026-03-01T00:00:00Z"),
+            at("2026-03-04T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        globex
+            .iter()
+            .map(|r| r.first_reply_at.is_some())
+            .collect::<Vec<_>>(),
+        [true, false]
+    );
+    // Stored once, whatever the repeats.
+    let again = store
+        .insert_batch_at(
+            &[reply("x", "r2", "2", "2026-03-01T08:30:00Z", "Acme")],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.own, again.duplicates), (0, 1));
 }

@@ -1,0 +1,210 @@
+//! `mentiond responses`: a JSONL history of mentions and the brand's replies gives exact
+//! counts, rates and medians; replies by others are not responses; the brand's own posts are
+//! never mentions.
+
+use crate::helpers::*;
+
+const CONFIG: &str = r#"
+[[brands]]
+name = "Acme"
+keywords = ["acme"]
+handles = ["AcmeSupport", "acme@mastodon.social"]
+"#;
+
+fn post(
+    source: &str,
+    id: &str,
+    author: &str,
+    text: &str,
+    at: &str,
+    reply_to: Option<&str>,
+) -> String {
+    let mut v = serde_json::json!({"source": source, "external_id": id, "author": author,
+        "text": text, "created_at": at, "lang": "en"});
+    if let Some(r) = reply_to {
+        v["reply_to"] = serde_json::json!(r);
+    }
+    v.to_string()
+}
+
+#[test]
+fn responses_are_counted_exactly_and_own_posts_are_not_mentions() {
+    let ws = Workspace::new(CONFIG);
+    let lines = [
+        // Answered after 10 minutes.
+        post(
+            "x",
+            "1",
+            "ann",
+            "Acme charged me twice, awful service",
+            "2026-03-01T09:00:00Z",
+            None,
+        ),
+        post(
+            "x",
+            "r1",
+            "AcmeSupport",
+            "Sorry Ann, we are refunding you now",
+            "2026-03-01T09:10:00Z",
+            Some("1"),
+        ),
+        // Answered by someone else only: not a response.
+        post(
+            "x",
+            "2",
+            "bob",
+            "Acme app is broken again, terrible",
+            "2026-03-01T10:00:00Z",
+            None,
+        ),
+        post(
+            "x",
+            "h2",
+            "helper",
+            "@bob try reinstalling it",
+            "2026-03-01T10:05:00Z",
+            Some("2"),
+        ),
+        // Two replies by the brand: the first counts (30 minutes).
+        post(
+            "x",
+            "3",
+            "cat",
+            "I love the new Acme coffee, wonderful",
+            "2026-03-01T11:00:00Z",
+            None,
+        ),
+        post(
+            "x",
+            "r3",
+            "@AcmeSupport",
+            "Thank you Cat!",
+            "2026-03-01T11:30:00Z",
+            Some("3"),
+        ),
+        post(
+            "x",
+            "r3b",
+            "AcmeSupport",
+            "Enjoy it!",
+            "2026-03-01T13:00:00Z",
+            Some("3"),
+        ),
+        // The Mastodon account answers on Mastodon after an hour.
+        post(
+            "mastodon",
+            "4",
+            "dan@example.social",
+            "Acme delivery late again, awful",
+            "2026-03-01T12:00:00Z",
+            None,
+        ),
+        post(
+            "mastodon",
+            "r4",
+            "acme@mastodon.social",
+            "We are on it, Dan",
+            "2026-03-01T13:00:00Z",
+            Some("4"),
+        ),
+        // A reply on X to the Mastodon post's id is not a reply to it.
+        post(
+            "x",
+            "r4x",
+            "AcmeSupport",
+            "Replying in the wrong place",
+            "2026-03-01T12:30:00Z",
+            Some("4"),
+        ),
+        // Unanswered, neutral.
+        post(
+            "x",
+            "5",
+            "eve",
+            "Acme store opens at nine on Main street",
+            "2026-03-01T14:00:00Z",
+            None,
+        ),
+        // The brand's own announcement: its post, not a mention.
+        post(
+            "x",
+            "a1",
+            "AcmeSupport",
+            "Acme Blend launches today!",
+            "2026-03-01T08:00:00Z",
+            None,
+        ),
+    ];
+    let input = ws.write("history.jsonl", &lines.join("\n"));
+    let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(
+        report.contains("stored 5,") && report.contains("own posts 6"),
+        "{report}"
+    );
+
+    // The brand's own posts are never returned as mentions.
+    let q = ws.run(&["query", "--brand", "Acme", "--format", "ndjson"]);
+    let rows: Vec<serde_json::Value> = stdout(&q)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| {
+        !r["author"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+            .contains("acme")
+    }));
+
+    let out = ws.run(&[
+        "responses",
+        "--brand",
+        "acme",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-02",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(r["brand"], "Acme");
+    assert_eq!(r["mentions"], 5);
+    assert_eq!(r["answered"], 3);
+    assert_eq!(r["response_rate"], 0.6);
+    assert_eq!(r["median_first_response_s"], 1800.0);
+    assert_eq!(r["p90_first_response_s"], 3600.0);
+    let neg = &r["by_label"]["negative"];
+    assert_eq!(
+        (neg["mentions"].as_u64(), neg["answered"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(neg["median_first_response_s"], 2100.0);
+    assert_eq!(r["by_label"]["positive"]["median_first_response_s"], 1800.0);
+    assert_eq!(r["by_label"]["neutral"]["answered"], 0);
+    assert_eq!(r["by_source"]["mastodon"]["response_rate"], 1.0);
+    assert_eq!(r["by_source"]["x"]["mentions"], 4);
+    assert_eq!(r["unanswered_negative"], serde_json::json!(["x:2"]));
+
+    let table = ws.run(&[
+        "responses",
+        "--brand",
+        "Acme",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-02",
+    ]);
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    let t = stdout(&table);
+    assert!(
+        t.contains("60%") && t.contains("30 min") && t.contains("x:2"),
+        "{t}"
+    );
+    let out = ws.run(&["responses", "--brand", "Nope"]);
+    assert_ne!(out.status.code(), Some(0));
+}
