@@ -139,6 +139,8 @@ mod tests {
         ResponseRow {
             source: source.into(),
             external_id: format!("{source}-{at}"),
+            url: None,
+            text: String::new(),
             label: label.map(str::to_string),
             created_at,
             first_reply_at: reply_after.map(|d| created_at + chrono::Duration::seconds(d)),

@@ -157,6 +157,29 @@ pub struct BrandReport {
     pub top_negative: Vec<TopMention>,
     pub trend: Vec<TrendPoint>,
     pub highlights: Vec<Highlight>,
+    /// How the brand answered complaints, when it has accounts (`handles`).
+    pub responses: Option<ResponsesBlock>,
+}
+
+/// The digest's "Responses" block of a brand (issue 17).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponsesBlock {
+    /// Negative mentions of the period, and those the brand's accounts answered.
+    pub complaints: u64,
+    pub answered: u64,
+    pub median_first_response_s: Option<f64>,
+    /// The same median over the period before, for the change.
+    pub median_before_s: Option<f64>,
+    /// The oldest complaints of the period still unanswered (at most three).
+    pub unanswered: Vec<UnansweredComplaint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnansweredComplaint {
+    pub source: String,
+    pub text: String,
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What went wrong with a source during the period.
@@ -521,6 +544,7 @@ impl<'a> BrandTally<'a> {
                 .map(|(start, split)| TrendPoint { start, split })
                 .collect(),
             highlights,
+            responses: None,
         }
     }
 }
@@ -614,7 +638,15 @@ pub async fn build_report(
                 Ok(())
             })
             .await?;
-        brands.push(tally.finish());
+        let mut report = tally.finish();
+        let has_accounts = config
+            .brands
+            .iter()
+            .any(|b| &b.name == brand && !b.handles.is_empty());
+        if has_accounts {
+            report.responses = Some(responses_block(store, brand, period).await?);
+        }
+        brands.push(report);
     }
     let mut alerts = Vec::new();
     let emails = store.alert_email_states(period.start, period.end).await?;
@@ -643,6 +675,41 @@ pub async fn build_report(
         health,
         sources_checked: expected.len(),
         next_run: digest.schedule.next_after(period.end),
+    })
+}
+
+/// The complaints of `period` and how they were answered, against the period before.
+async fn responses_block(
+    store: &Store,
+    brand: &str,
+    period: Period,
+) -> Result<ResponsesBlock, StoreError> {
+    let before = period.before();
+    let now_rows = store.response_rows(brand, period.start, period.end).await?;
+    let before_rows = store.response_rows(brand, before.start, before.end).await?;
+    let now = crate::responses::report(brand, period.start, period.end, &now_rows);
+    let was = crate::responses::report(brand, before.start, before.end, &before_rows);
+    let negative = &now.by_label["negative"];
+    let mut unanswered: Vec<&crate::store::ResponseRow> = now_rows
+        .iter()
+        .filter(|r| r.label.as_deref() == Some("negative") && r.first_reply_at.is_none())
+        .collect();
+    unanswered.sort_by_key(|r| r.created_at);
+    Ok(ResponsesBlock {
+        complaints: negative.mentions,
+        answered: negative.answered,
+        median_first_response_s: negative.median_first_response_s,
+        median_before_s: was.by_label["negative"].median_first_response_s,
+        unanswered: unanswered
+            .into_iter()
+            .take(3)
+            .map(|r| UnansweredComplaint {
+                source: r.source.clone(),
+                text: r.text.clone(),
+                url: r.url.clone(),
+                created_at: r.created_at,
+            })
+            .collect(),
     })
 }
 

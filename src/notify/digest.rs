@@ -1018,6 +1018,98 @@ fn brand_section(
             ));
         }
     }
+    if let Some(resp) = &b.responses {
+        responses_section(r, resp, text, html);
+    }
+}
+
+/// "Responses": the complaints answered, the median first response and its change, and the
+/// oldest complaints still unanswered with their links.
+fn responses_section(
+    r: &DigestReport,
+    resp: &crate::digest::ResponsesBlock,
+    text: &mut String,
+    html: &mut String,
+) {
+    let lang = r.language;
+    let w = words(lang);
+    let human = crate::responses::human;
+    subtitle(
+        if lang == Lang::En {
+            "Responses"
+        } else {
+            "Risposte"
+        },
+        text,
+        html,
+    );
+    let answered = match (lang, resp.complaints) {
+        (Lang::En, 0) => "No complaint in the period.".to_string(),
+        (Lang::It, 0) => "Nessun reclamo nel periodo.".to_string(),
+        (Lang::En, n) => format!(
+            "{} of {} complaints answered ({}).",
+            count(resp.answered, lang),
+            count(n, lang),
+            pct_text(resp.answered, n)
+        ),
+        (Lang::It, n) => format!(
+            "{} reclami su {} con risposta ({}).",
+            count(resp.answered, lang),
+            count(n, lang),
+            pct_text(resp.answered, n)
+        ),
+    };
+    paragraph(&answered, "#333", text, html);
+    if resp.median_first_response_s.is_some() {
+        let was = match (lang, resp.median_before_s) {
+            (Lang::En, Some(b)) => format!(" (the period before: {})", human(Some(b))),
+            (Lang::It, Some(b)) => format!(" (periodo precedente: {})", human(Some(b))),
+            (_, None) => String::new(),
+        };
+        let line = match lang {
+            Lang::En => format!(
+                "Median first response: {}{was}.",
+                human(resp.median_first_response_s)
+            ),
+            Lang::It => format!(
+                "Tempo mediano di prima risposta: {}{was}.",
+                human(resp.median_first_response_s)
+            ),
+        };
+        paragraph(&line, "#333", text, html);
+    }
+    if !resp.unanswered.is_empty() {
+        paragraph(
+            if lang == Lang::En {
+                "Oldest complaints still unanswered:"
+            } else {
+                "Reclami più vecchi ancora senza risposta:"
+            },
+            "#cd3737",
+            text,
+            html,
+        );
+        for u in &resp.unanswered {
+            let body = excerpt(&u.text, 200);
+            let when = local_time(u.created_at, r.timezone, lang, true);
+            let url = u.url.as_deref().and_then(safe_url);
+            text.push_str(&format!("- [{}] {when}: {body}\n", clean(&u.source)));
+            if let Some(link) = &url {
+                text.push_str(&format!("  {link}\n"));
+            }
+            let link = post_link(u.url.as_deref(), w.open);
+            html.push_str(&format!(
+                "<tr><td style=\"padding:3px 24px;font-size:14px\"><span style=\"color:#666\">{} · {}</span>{link}<br>{}</td></tr>",
+                esc(&u.source),
+                esc(&when),
+                esc(&body)
+            ));
+        }
+    }
+}
+
+fn pct_text(part: u64, whole: u64) -> String {
+    format!("{:.0}%", part as f64 / whole.max(1) as f64 * 100.0)
 }
 
 #[cfg(test)]

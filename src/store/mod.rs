@@ -115,6 +115,8 @@ impl std::ops::AddAssign for InsertOutcome {
 pub struct ResponseRow {
     pub source: String,
     pub external_id: String,
+    pub url: Option<String>,
+    pub text: String,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The earliest own post of the brand replying to it, published after it.

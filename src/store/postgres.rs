@@ -386,7 +386,7 @@ impl PgStore {
         let rows = sqlx::query(
             "SELECT m.source, m.external_id, m.label, mb.created_at, \
              (SELECT min(o.created_at) FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
-              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) AS first_reply \
+              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) AS first_reply, m.url, m.text \
              FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
              WHERE lower(b.name) = lower($1) AND mb.created_at >= $2 AND mb.created_at < $3 \
              ORDER BY mb.created_at, m.id",
@@ -401,6 +401,8 @@ impl PgStore {
                 Ok(ResponseRow {
                     source: r.try_get(0)?,
                     external_id: r.try_get(1)?,
+                    url: r.try_get(5)?,
+                    text: r.try_get(6)?,
                     label: r.try_get(2)?,
                     created_at: r.try_get(3)?,
                     first_reply_at: r.try_get(4)?,

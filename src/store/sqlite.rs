@@ -457,7 +457,7 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT m.source, m.external_id, m.label, mb.created_at, \
              (SELECT min(o.created_at) FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
-              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) \
+              AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at), m.url, m.text \
              FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
              WHERE b.name = ? AND mb.created_at >= ? AND mb.created_at < ? ORDER BY mb.created_at, m.id",
         )
@@ -476,6 +476,8 @@ impl SqliteStore {
                 Ok(ResponseRow {
                     source: r.try_get(0)?,
                     external_id: r.try_get(1)?,
+                    url: r.try_get(5)?,
+                    text: r.try_get(6)?,
                     label: r.try_get(2)?,
                     created_at: time(r.try_get(3)?)?,
                     first_reply_at: r.try_get::<Option<String>, _>(4)?.map(time).transpose()?,

@@ -208,3 +208,115 @@ fn responses_are_counted_exactly_and_own_posts_are_not_mentions() {
     let out = ws.run(&["responses", "--brand", "Nope"]);
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// The digests' "Responses" block, in English and Italian: complaints answered, the median
+/// first response against the day before, the oldest unanswered complaint with its link.
+#[test]
+fn digests_show_how_complaints_were_answered() {
+    for (lang, answered, median, unanswered) in [
+        (
+            "en",
+            "2 of 3 complaints answered (67%).",
+            "Median first response: 35 min (the period before: 2 h 00 min).",
+            "Oldest complaints still unanswered:",
+        ),
+        (
+            "it",
+            "2 reclami su 3 con risposta (67%).",
+            "Tempo mediano di prima risposta: 35 min (periodo precedente: 2 h 00 min).",
+            "Reclami più vecchi ancora senza risposta:",
+        ),
+    ] {
+        let ws = Workspace::new(&format!(
+            "{CONFIG}\n[email]\ntransport = \"file\"\ndir = \"out\"\nto = [\"team@example.org\"]\n\n[[digests]]\nname = \"daily\"\nschedule = \"0 0 8 * * *\"\nlanguage = \"{lang}\"\n"
+        ));
+        let lines = [
+            // The day before: one complaint answered after two hours.
+            post(
+                "x",
+                "0",
+                "zed",
+                "Acme lost my parcel, awful",
+                "2026-03-01T10:00:00Z",
+                None,
+            ),
+            post(
+                "x",
+                "r0",
+                "AcmeSupport",
+                "Looking into it",
+                "2026-03-01T12:00:00Z",
+                Some("0"),
+            ),
+            // The digest's day: answered after 10 and 60 minutes, one left unanswered.
+            post(
+                "x",
+                "1",
+                "ann",
+                "Acme charged me twice, awful service",
+                "2026-03-02T09:00:00Z",
+                None,
+            ),
+            post(
+                "x",
+                "r1",
+                "AcmeSupport",
+                "Sorry, refunding",
+                "2026-03-02T09:10:00Z",
+                Some("1"),
+            ),
+            post(
+                "x",
+                "2",
+                "bob",
+                "Acme app is broken again, terrible",
+                "2026-03-02T10:00:00Z",
+                None,
+            ),
+            post(
+                "x",
+                "r2",
+                "AcmeSupport",
+                "Fixed now",
+                "2026-03-02T11:00:00Z",
+                Some("2"),
+            ),
+            {
+                let mut v: serde_json::Value = serde_json::from_str(&post(
+                    "x",
+                    "3",
+                    "cat",
+                    "Acme delivery late again, awful",
+                    "2026-03-02T12:00:00Z",
+                    None,
+                ))
+                .unwrap();
+                v["url"] = serde_json::json!("https://x.example/cat/3");
+                v.to_string()
+            },
+        ];
+        let input = ws.write("history.jsonl", &lines.join("\n"));
+        let out = ws.run(&["ingest", "--input", input.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let html = ws.path("d.html");
+        let out = ws.run(&[
+            "digest",
+            "--name",
+            "daily",
+            "--preview",
+            html.to_str().unwrap(),
+            "--at",
+            "2026-03-03T08:00:00Z",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        for needle in [answered, median, unanswered, "https://x.example/cat/3"] {
+            assert!(text.contains(needle), "{lang}: {needle:?} in\n{text}");
+        }
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains("https://x.example/cat/3"),
+            "{lang}: the link in the HTML"
+        );
+    }
+}
