@@ -1480,7 +1480,13 @@ async fn responses(
     let store = open_store_for_reading(&config, config_path).await?;
     let rows = store.response_rows(&b.name, since, until).await?;
     store.close().await;
-    let report = crate::responses::report(&b.name, since, until, &rows);
+    let report = crate::responses::report(
+        &b.name,
+        since,
+        until,
+        &rows,
+        config.responses.hours(&b.name),
+    );
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match format {
@@ -1492,10 +1498,15 @@ async fn responses(
             use crate::responses::human;
             writeln!(
                 out,
-                "{} · {} → {}",
+                "{} · {} → {}{}",
                 crate::notify::render::clean(&report.brand),
                 report.since,
-                report.until
+                report.until,
+                report
+                    .business_hours
+                    .as_deref()
+                    .map(|h| format!(" · business hours {h}"))
+                    .unwrap_or_default()
             )?;
             writeln!(
                 out,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::responses::BusinessHours;
 use crate::store::ResponseRow;
 
 /// The response figures of a set of mentions.
@@ -32,6 +33,8 @@ pub struct ResponseReport {
     pub brand: String,
     pub since: String,
     pub until: String,
+    /// When set, first-response times count business time only.
+    pub business_hours: Option<String>,
     #[serde(flatten)]
     pub overall: Stats,
     /// `negative`, `neutral`, `positive` always; `unscored` when some are.
@@ -44,13 +47,64 @@ pub struct ResponseReport {
 /// At most this many unanswered complaints are listed.
 pub const UNANSWERED_LISTED: usize = 20;
 
-fn stats<'a>(rows: impl Iterator<Item = &'a ResponseRow>) -> Stats {
+/// An instant of local date `d` at `t` in `tz`: the earlier of two in a repeated hour, the end
+/// of the gap for a time that does not exist (clocks going forward).
+fn local_instant(d: chrono::NaiveDate, t: chrono::NaiveTime, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let mut at = d.and_time(t);
+    for _ in 0..=180 {
+        match tz.from_local_datetime(&at) {
+            chrono::LocalResult::Single(x) => return x.to_utc(),
+            chrono::LocalResult::Ambiguous(a, _) => return a.to_utc(),
+            chrono::LocalResult::None => at += chrono::Duration::minutes(1),
+        }
+    }
+    at.and_utc()
+}
+
+/// Seconds of [from, to) inside the business hours (each open day's range, in its zone's
+/// local time, so a day when clocks change counts its real length).
+pub fn business_seconds(from: DateTime<Utc>, to: DateTime<Utc>, hours: &BusinessHours) -> i64 {
+    use chrono::Datelike;
+    if to <= from {
+        return 0;
+    }
+    let tz = hours.timezone;
+    let mut day = from.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
+    let last = to.with_timezone(&tz).date_naive();
+    let mut total = 0;
+    while day <= last {
+        if hours.days.contains(&day.weekday()) {
+            let open = local_instant(day, hours.start, tz);
+            let close = match hours.end {
+                Some(end) => local_instant(day, end, tz),
+                None => local_instant(day + chrono::Duration::days(1), chrono::NaiveTime::MIN, tz),
+            };
+            let (a, b) = (open.max(from), close.min(to));
+            if b > a {
+                total += (b - a).num_seconds();
+            }
+        }
+        day += chrono::Duration::days(1);
+    }
+    total
+}
+
+/// How long a reply took: wall-clock time, or business time when hours are set.
+fn delay_s(r: &ResponseRow, reply: DateTime<Utc>, hours: Option<&BusinessHours>) -> f64 {
+    match hours {
+        Some(h) => business_seconds(r.created_at, reply, h) as f64,
+        None => (reply - r.created_at).num_milliseconds().max(0) as f64 / 1000.0,
+    }
+}
+
+fn stats<'a>(rows: impl Iterator<Item = &'a ResponseRow>, hours: Option<&BusinessHours>) -> Stats {
     let mut mentions = 0u64;
     let mut delays: Vec<f64> = Vec::new();
     for r in rows {
         mentions += 1;
         if let Some(reply) = r.first_reply_at {
-            delays.push((reply - r.created_at).num_milliseconds().max(0) as f64 / 1000.0);
+            delays.push(delay_s(r, reply, hours));
         }
     }
     delays.sort_by(f64::total_cmp);
@@ -76,25 +130,32 @@ pub fn report(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     rows: &[ResponseRow],
+    hours: Option<&BusinessHours>,
 ) -> ResponseReport {
     let mut by_label = BTreeMap::new();
     for label in ["negative", "neutral", "positive"] {
         by_label.insert(
             label.to_string(),
-            stats(rows.iter().filter(|r| r.label.as_deref() == Some(label))),
+            stats(
+                rows.iter().filter(|r| r.label.as_deref() == Some(label)),
+                hours,
+            ),
         );
     }
     if rows.iter().any(|r| r.label.is_none()) {
         by_label.insert(
             "unscored".into(),
-            stats(rows.iter().filter(|r| r.label.is_none())),
+            stats(rows.iter().filter(|r| r.label.is_none()), hours),
         );
     }
     let mut by_source = BTreeMap::new();
     let sources: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.source.as_str()).collect();
     for s in sources {
-        by_source.insert(s.to_string(), stats(rows.iter().filter(|r| r.source == s)));
+        by_source.insert(
+            s.to_string(),
+            stats(rows.iter().filter(|r| r.source == s), hours),
+        );
     }
     let mut unanswered: Vec<&ResponseRow> = rows
         .iter()
@@ -105,7 +166,8 @@ pub fn report(
         brand: brand.to_string(),
         since: crate::mention::format_time(&since),
         until: crate::mention::format_time(&until),
-        overall: stats(rows.iter()),
+        business_hours: hours.map(|h| format!("{} {}", h.text, h.timezone.name())),
+        overall: stats(rows.iter(), hours),
         by_label,
         by_source,
         unanswered_negative: unanswered
@@ -158,7 +220,7 @@ mod tests {
             row("x", Some("negative"), 5, None),
         ];
         let t = DateTime::from_timestamp(0, 0).unwrap();
-        let r = report("Acme", t, t, &rows);
+        let r = report("Acme", t, t, &rows, None);
         assert_eq!((r.overall.mentions, r.overall.answered), (6, 3));
         assert_eq!(r.overall.response_rate, Some(0.5));
         assert_eq!(r.overall.median_first_response_s, Some(120.0));
@@ -179,5 +241,70 @@ mod tests {
         );
         assert!(!r.by_label.contains_key("unscored"));
         assert_eq!(human(Some(3900.0)), "1 h 05 min");
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn business_time_skips_nights_weekends_and_counts_a_dst_day_as_it_is() {
+        let rome = chrono_tz::Europe::Rome;
+        let office =
+            crate::config::responses::parse_business_hours("Mon-Fri 09:00-18:00", rome).unwrap();
+        // Friday 17:30 to Monday 09:30 (Rome, winter): half an hour on each side.
+        let s = business_seconds(
+            utc("2026-03-06T16:30:00Z"),
+            utc("2026-03-09T08:30:00Z"),
+            &office,
+        );
+        assert_eq!(s, 3600);
+        // Across the weekend clocks go forward (29 March): Friday 17:00 CET to Monday 10:00
+        // CEST is still one hour plus one hour.
+        let s = business_seconds(
+            utc("2026-03-27T16:00:00Z"),
+            utc("2026-03-30T08:00:00Z"),
+            &office,
+        );
+        assert_eq!(s, 7200);
+        // Within the day, outside hours: nothing; a whole day: nine hours.
+        assert_eq!(
+            business_seconds(
+                utc("2026-03-09T18:00:00Z"),
+                utc("2026-03-09T20:00:00Z"),
+                &office
+            ),
+            0
+        );
+        assert_eq!(
+            business_seconds(
+                utc("2026-03-09T00:00:00Z"),
+                utc("2026-03-10T00:00:00Z"),
+                &office
+            ),
+            9 * 3600
+        );
+        // A Sunday night shift on the night clocks go forward lasts three hours, not four.
+        let night =
+            crate::config::responses::parse_business_hours("Sun 01:00-05:00", rome).unwrap();
+        let s = business_seconds(
+            utc("2026-03-28T22:00:00Z"),
+            utc("2026-03-29T06:00:00Z"),
+            &night,
+        );
+        assert_eq!(s, 3 * 3600);
+        // And the one when they go back (25 October) five.
+        let s = business_seconds(
+            utc("2026-10-24T22:00:00Z"),
+            utc("2026-10-25T06:00:00Z"),
+            &night,
+        );
+        assert_eq!(s, 5 * 3600);
+        assert!(
+            crate::config::responses::parse_business_hours("Mon-Fri 18:00-09:00", rome).is_err()
+        );
+        assert!(
+            crate::config::responses::parse_business_hours("Funday 09:00-18:00", rome).is_err()
+        );
     }
 }

@@ -23,6 +23,7 @@ pub mod channels;
 mod digests;
 mod email;
 mod locate;
+pub mod responses;
 mod sources;
 
 pub use alerts::*;
@@ -70,6 +71,8 @@ pub struct Config {
     pub sentiment: SentimentConfig,
     /// Chat and webhook destinations (`[[channels]]`).
     pub channels: Vec<channels::ChannelConfig>,
+    /// Business hours for response times (`[responses]`).
+    pub responses: responses::ResponsesConfig,
 }
 
 /// `[sentiment]`: which engine scores mentions.
@@ -221,6 +224,8 @@ struct RawConfig {
     sentiment: Option<RawSentiment>,
     #[serde(default)]
     channels: Vec<channels::RawChannel>,
+    #[serde(default)]
+    responses: Option<responses::RawResponses>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,6 +403,7 @@ impl Validator<'_> {
         let alerts = self.alerts(raw.alerts.unwrap_or_default(), &brands, &email, &channels)?;
         let digests = self.digests(raw.digests, &brands, &email, &channels)?;
         let touchpoints = self.touchpoints(raw.touchpoints)?;
+        let responses = self.responses(raw.responses.unwrap_or_default(), &brands)?;
         let sentiment = self.sentiment(raw.sentiment)?;
         if let Some(retention) = storage.retention {
             // A digest compares its period with the same length of time before it: both must
@@ -430,6 +436,7 @@ impl Validator<'_> {
             touchpoints,
             sentiment,
             channels,
+            responses,
         })
     }
 

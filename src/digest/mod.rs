@@ -644,7 +644,8 @@ pub async fn build_report(
             .iter()
             .any(|b| &b.name == brand && !b.handles.is_empty());
         if has_accounts {
-            report.responses = Some(responses_block(store, brand, period).await?);
+            report.responses =
+                Some(responses_block(store, brand, period, config.responses.hours(brand)).await?);
         }
         brands.push(report);
     }
@@ -683,12 +684,13 @@ async fn responses_block(
     store: &Store,
     brand: &str,
     period: Period,
+    hours: Option<&crate::config::responses::BusinessHours>,
 ) -> Result<ResponsesBlock, StoreError> {
     let before = period.before();
     let now_rows = store.response_rows(brand, period.start, period.end).await?;
     let before_rows = store.response_rows(brand, before.start, before.end).await?;
-    let now = crate::responses::report(brand, period.start, period.end, &now_rows);
-    let was = crate::responses::report(brand, before.start, before.end, &before_rows);
+    let now = crate::responses::report(brand, period.start, period.end, &now_rows, hours);
+    let was = crate::responses::report(brand, before.start, before.end, &before_rows, hours);
     let negative = &now.by_label["negative"];
     let mut unanswered: Vec<&crate::store::ResponseRow> = now_rows
         .iter()

@@ -320,3 +320,64 @@ fn digests_show_how_complaints_were_answered() {
         );
     }
 }
+
+/// With business hours, the time outside them does not count: a complaint on Friday evening
+/// answered on Monday morning waited an hour of business time.
+#[test]
+fn business_hours_count_only_open_time() {
+    let ws = Workspace::new(&format!(
+        "{CONFIG}\n[responses]\nbusiness_hours = \"Mon-Fri 09:00-18:00\"\ntimezone = \"Europe/Rome\"\n"
+    ));
+    let lines = [
+        // Friday 17:30 in Rome; answered Monday 09:30.
+        post(
+            "x",
+            "1",
+            "ann",
+            "Acme charged me twice, awful",
+            "2026-03-06T16:30:00Z",
+            None,
+        ),
+        post(
+            "x",
+            "r1",
+            "AcmeSupport",
+            "Sorry!",
+            "2026-03-09T08:30:00Z",
+            Some("1"),
+        ),
+    ];
+    let input = ws.write("h.jsonl", &lines.join("\n"));
+    assert_eq!(
+        ws.run(&["ingest", "--input", input.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = ws.run(&[
+        "responses",
+        "--brand",
+        "Acme",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-10",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(r["median_first_response_s"], 3600.0, "{r}");
+    assert_eq!(r["business_hours"], "Mon-Fri 09:00-18:00 Europe/Rome");
+    // A mistyped range is a config error naming its key.
+    let bad = Workspace::new(&format!(
+        "{CONFIG}\n[responses]\nbusiness_hours = \"Mon-Fri 9-18\"\n"
+    ));
+    let out = bad.run(&["check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("responses.business_hours"),
+        "{}",
+        stderr(&out)
+    );
+}
