@@ -114,6 +114,8 @@ pub struct Evaluation {
     pub rebuilt: Vec<String>,
     /// Another instance holds the alerts lease: nothing was evaluated here.
     pub standby: bool,
+    /// Mentions notified as complaints left unanswered.
+    pub unanswered: Vec<i64>,
 }
 
 /// A brand's model state after its last final bucket.
@@ -185,6 +187,70 @@ fn decide_all(
     out
 }
 
+/// The e-mail about a complaint left unanswered, in the rule's language.
+fn unanswered_email(
+    brand: &str,
+    row: &MentionRow,
+    waited_s: f64,
+    rule: &AlertRule,
+) -> render::Rendered {
+    let it = rule.language == crate::config::Lang::It;
+    let waited = crate::responses::human(Some(waited_s));
+    let author = render::clean(row.author.as_deref().unwrap_or("?"));
+    let when = parse(&row.created_at)
+        .with_timezone(&rule.timezone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let body = render::excerpt(&row.text, 500);
+    let url = row.url.as_deref().and_then(render::safe_url);
+    let subject = render::clean(&if it {
+        format!("[mentiond] Reclamo senza risposta: {brand}, da {waited}")
+    } else {
+        format!("[mentiond] Unanswered complaint: {brand}, {waited} without a reply")
+    });
+    let head = if it {
+        format!(
+            "{author} ({}, pubblico {}) si è lamentato il {when} ({}) e nessun account di {brand} ha risposto da {waited}:",
+            render::clean(&row.source),
+            reach(row),
+            rule.timezone.name()
+        )
+    } else {
+        format!(
+            "{author} ({}, reach {}) complained on {when} ({}) and no account of {brand} has replied for {waited}:",
+            render::clean(&row.source),
+            reach(row),
+            rule.timezone.name()
+        )
+    };
+    let mut text = format!("{}\n\n“{body}”\n", render::clean(&head));
+    if let Some(u) = &url {
+        text.push_str(&format!("{u}\n"));
+    }
+    text.push_str("\n-- \nmentiond\n");
+    let link = url
+        .as_deref()
+        .map(|u| {
+            format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                render::esc(u),
+                if it { "Apri il post" } else { "Open the post" }
+            )
+        })
+        .unwrap_or_default();
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>{}</p><blockquote style=\"border-left:3px solid #cd3737;padding-left:12px\">{}</blockquote>{link}</body></html>",
+        render::esc(&head),
+        render::esc(&body)
+    );
+    render::Rendered {
+        subject,
+        text,
+        html,
+        images: Vec::new(),
+    }
+}
+
 /// The lease of the alert evaluation: with several instances on one database, one evaluates.
 pub const ALERTS_LEASE: &str = "alerts";
 
@@ -244,7 +310,101 @@ impl Evaluator {
                 warn!(brand = %brand.name, error = %e, "cannot evaluate the alert rule");
             }
         }
+        for brand in &self.config.brands {
+            if let Some(unanswered) = self.config.responses.unanswered(&brand.name) {
+                if let Err(e) = self
+                    .notify_unanswered(&brand.name, unanswered, now, &mut out)
+                    .await
+                {
+                    warn!(brand = %brand.name, error = %e, "cannot check for unanswered complaints");
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// Complaints still unanswered after the rule's time: one notice each (e-mail and the alert
+    /// rule's channels), once. Only complaints that crossed the time in the last day are looked
+    /// at, so that turning the rule on does not mail the whole history.
+    async fn notify_unanswered(
+        &self,
+        brand: &str,
+        unanswered: crate::config::responses::UnansweredRule,
+        now: DateTime<Utc>,
+        out: &mut Evaluation,
+    ) -> Result<(), StoreError> {
+        let after = chrono::Duration::from_std(unanswered.after).unwrap_or_default();
+        let to = now - after;
+        let from = to - chrono::Duration::days(1);
+        let rule = self.config.alerts.rule(brand);
+        for (id, row) in self.store.unanswered_complaints(brand, from, to).await? {
+            if reach(&row) < unanswered.min_reach {
+                continue;
+            }
+            let created = parse(&row.created_at);
+            let waited = (now - created).num_seconds().max(0) as f64;
+            let mut messages: Vec<NewMessage> = Vec::new();
+            let rendered = unanswered_email(brand, &row, waited, rule);
+            let from = &self.config.email.from;
+            if !rule.recipients.is_empty() {
+                let mid = message_id(&format!("unanswered-{id}"), now, from);
+                match compose(
+                    from,
+                    &rule.recipients,
+                    &rendered,
+                    &mid,
+                    now,
+                    rule.language.code(),
+                ) {
+                    Ok(bytes) => messages.push(NewMessage {
+                        kind: "alert",
+                        brand: Some(brand.to_string()),
+                        message_id: mid,
+                        sender: from.clone(),
+                        recipients: rule.recipients.clone(),
+                        subject: rendered.subject.clone(),
+                        message: bytes,
+                        html: Some(rendered.html.clone()),
+                        created_at: now,
+                        not_before: crate::notify::sender::not_before(now, rule, false),
+                        channel: None,
+                    }),
+                    Err(e) => warn!(brand, error = %e, "cannot compose the e-mail"),
+                }
+            }
+            for name in &rule.channels {
+                let Some(channel) = self.config.channels.iter().find(|c| &c.name == name) else {
+                    continue;
+                };
+                let lang = channel.language.unwrap_or(rule.language);
+                let notice =
+                    crate::notify::channels::unanswered(brand, &row, waited, lang, rule.timezone);
+                messages.push(crate::notify::channels::message(
+                    channel,
+                    "alert",
+                    brand,
+                    &format!("unanswered-{id}"),
+                    &notice,
+                    lang,
+                    now,
+                    now,
+                ));
+            }
+            if self
+                .store
+                .notify_unanswered(id, brand, now, messages)
+                .await?
+            {
+                info!(
+                    brand,
+                    mention = id,
+                    waited_s = waited,
+                    "complaint unanswered: notified"
+                );
+                out.unanswered.push(id);
+            }
+        }
+        Ok(())
     }
 
     /// The brand's checkpoint, moved forward to `until` (or rebuilt when it cannot be).

@@ -22,14 +22,33 @@ pub struct BusinessHours {
     pub timezone: chrono_tz::Tz,
 }
 
+/// `alert_unanswered_after`: notify when a complaint is still unanswered after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnansweredRule {
+    pub after: std::time::Duration,
+    /// Only complaints whose author reaches at least this many people (followers and
+    /// engagement, as alerts count reach).
+    pub min_reach: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResponsesConfig {
     pub defaults: Option<BusinessHours>,
     /// Brand name (as configured) -> its hours (`None`: around the clock).
     pub brands: BTreeMap<String, Option<BusinessHours>>,
+    pub unanswered_defaults: Option<UnansweredRule>,
+    pub unanswered_brands: BTreeMap<String, Option<UnansweredRule>>,
 }
 
 impl ResponsesConfig {
+    /// The brand's unanswered-complaint rule, if it has one.
+    pub fn unanswered(&self, brand: &str) -> Option<UnansweredRule> {
+        match self.unanswered_brands.get(brand) {
+            Some(r) => *r,
+            None => self.unanswered_defaults,
+        }
+    }
+
     /// A brand's business hours, if first responses are counted in business time.
     pub fn hours(&self, brand: &str) -> Option<&BusinessHours> {
         match self.brands.get(brand) {
@@ -44,6 +63,8 @@ impl ResponsesConfig {
 pub(super) struct RawHours {
     business_hours: Option<String>,
     timezone: Option<String>,
+    alert_unanswered_after: Option<String>,
+    alert_min_reach: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -143,7 +164,28 @@ impl Validator<'_> {
                 })),
             }
         };
+        let rule = |at: Vec<Seg>, r: &RawHours, inherited: Option<UnansweredRule>| {
+            let min_reach = r
+                .alert_min_reach
+                .or(inherited.map(|i| i.min_reach))
+                .unwrap_or(0);
+            match r.alert_unanswered_after.as_deref() {
+                Some("off") => Ok(None),
+                Some(d) => {
+                    let mut p = at.clone();
+                    p.push(Seg::from("alert_unanswered_after"));
+                    let after = self.duration(p.clone(), Some(d), std::time::Duration::ZERO)?;
+                    if after < std::time::Duration::from_secs(60) {
+                        return Err(self.err(p, "at least 1m (or \"off\")"));
+                    }
+                    Ok(Some(UnansweredRule { after, min_reach }))
+                }
+                None => Ok(inherited.map(|i| UnansweredRule { min_reach, ..i })),
+            }
+        };
         let defaults = hours(vec![Seg::from("responses")], &raw.defaults, None)?;
+        let unanswered_defaults = rule(vec![Seg::from("responses")], &raw.defaults, None)?;
+        let mut unanswered_brands = BTreeMap::new();
         let mut out = BTreeMap::new();
         for (name, r) in &raw.brands {
             let Some(brand) = brands.iter().find(|b| b.name.eq_ignore_ascii_case(name)) else {
@@ -153,11 +195,14 @@ impl Validator<'_> {
                 ));
             };
             let at = p!["responses", "brands", name.as_str()];
-            out.insert(brand.name.clone(), hours(at, r, defaults.as_ref())?);
+            out.insert(brand.name.clone(), hours(at.clone(), r, defaults.as_ref())?);
+            unanswered_brands.insert(brand.name.clone(), rule(at, r, unanswered_defaults)?);
         }
         Ok(ResponsesConfig {
             defaults,
             brands: out,
+            unanswered_defaults,
+            unanswered_brands,
         })
     }
 }

@@ -248,6 +248,54 @@ pub fn resolved(view: &AlertView, resolved_at: DateTime<Utc>) -> Notice {
     }
 }
 
+/// The notice of a complaint left unanswered (`[responses] alert_unanswered_after`).
+pub fn unanswered(
+    brand: &str,
+    row: &crate::store::MentionRow,
+    waited_s: f64,
+    language: Lang,
+    timezone: Tz,
+) -> Notice {
+    let waited = crate::responses::human(Some(waited_s));
+    let created = DateTime::parse_from_rfc3339(&row.created_at)
+        .map(|t| t.to_utc())
+        .unwrap_or_default();
+    let title = match language {
+        Lang::En => format!("Unanswered complaint: {brand}, {waited} without a reply"),
+        Lang::It => format!("Reclamo senza risposta: {brand}, da {waited}"),
+    };
+    let line = match language {
+        Lang::En => format!("Posted {} ({}).", local(created, timezone), timezone.name()),
+        Lang::It => format!(
+            "Pubblicato il {} ({}).",
+            local(created, timezone),
+            timezone.name()
+        ),
+    };
+    let post = PostLine {
+        source: render::clean(&row.source),
+        author: render::clean(row.author.as_deref().unwrap_or("?")),
+        text: render::excerpt(&row.text, 280),
+        url: row.url.as_deref().and_then(render::safe_url),
+        created_at: row.created_at.clone(),
+        compound: row.compound,
+    };
+    Notice {
+        event: "complaint.unanswered",
+        title,
+        lines: vec![line],
+        data: json!({
+            "brand": brand,
+            "unanswered_for_s": waited_s,
+            "post": {"source": post.source, "external_id": row.external_id, "author": post.author,
+                     "text": post.text, "url": post.url, "created_at": post.created_at, "compound": post.compound},
+        }),
+        posts: vec![post],
+        command: None,
+        critical: false,
+    }
+}
+
 /// The notice of a digest: its subject and the short text version's summary lines.
 pub fn digest(
     name: &str,

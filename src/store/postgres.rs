@@ -1434,6 +1434,59 @@ impl PgStore {
             .map_err(StoreError::from)
     }
 
+    pub async fn unanswered_complaints(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, MentionRow)>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MENTION_COLUMNS}, m.id \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             WHERE lower(b.name) = lower($1) AND mb.created_at >= $2 AND mb.created_at < $3 AND mb.label = 'negative' \
+             AND NOT EXISTS (SELECT 1 FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
+                             AND o.brand_id = mb.brand_id) \
+             AND NOT EXISTS (SELECT 1 FROM unanswered_notices n WHERE n.mention_id = m.id) \
+             ORDER BY mb.created_at, m.id LIMIT 100"
+        )))
+        .bind(brand)
+        .bind(ms(&from))
+        .bind(ms(&to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(18)?, row_to_mention(r)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn notify_unanswered(
+        &self,
+        mention_id: i64,
+        brand: &str,
+        now: DateTime<Utc>,
+        messages: Vec<NewMessage>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO unanswered_notices (mention_id, brand, notified_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (mention_id) DO NOTHING",
+        )
+        .bind(mention_id)
+        .bind(brand)
+        .bind(ms(&now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            for msg in &messages {
+                insert_message(&mut tx, msg, None).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     pub async fn query_each<F>(&self, query: &MentionQuery, mut each: F) -> Result<u64, StoreError>
     where
         F: FnMut(MentionRow) -> std::io::Result<()>,

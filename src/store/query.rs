@@ -473,6 +473,65 @@ impl SqliteStore {
         Ok(n >= DENSE_HITS)
     }
 
+    /// Negative mentions of `brand` published in [from, to) that no own post of the brand
+    /// answers and that were not notified yet, oldest first (at most 100).
+    pub async fn unanswered_complaints(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, MentionRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.source, m.external_id, b.name, m.url, m.author, m.text, m.lang, m.created_at, \
+             m.compound, m.label, m.pos, m.neu, m.neg, m.author_followers, m.reply_to, m.engagement, \
+             m.lang_origin, m.scorer_version, m.id \
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
+             WHERE b.name = ? AND mb.created_at >= ? AND mb.created_at < ? AND mb.label = 'negative' \
+             AND NOT EXISTS (SELECT 1 FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
+                             AND o.brand_id = mb.brand_id) \
+             AND NOT EXISTS (SELECT 1 FROM unanswered_notices n WHERE n.mention_id = m.id) \
+             ORDER BY mb.created_at, m.id LIMIT 100",
+        )
+        .bind(brand)
+        .bind(format_time(&from))
+        .bind(format_time(&to))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(18)?, row_to_mention(r)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Records that a complaint was notified as unanswered, with its messages, once: false
+    /// (and nothing queued) when it already was.
+    pub async fn notify_unanswered(
+        &self,
+        mention_id: i64,
+        brand: &str,
+        now: DateTime<Utc>,
+        messages: Vec<super::NewMessage>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "INSERT INTO unanswered_notices (mention_id, brand, notified_at) VALUES (?, ?, ?) \
+             ON CONFLICT (mention_id) DO NOTHING",
+        )
+        .bind(mention_id)
+        .bind(brand)
+        .bind(format_time(&now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            for msg in &messages {
+                super::alerts::insert_message(&mut tx, msg, None).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     /// Runs a query and hands each row to `each` as it is read, so exports of millions of
     /// rows run in constant memory.
     pub async fn query_each<F>(&self, query: &MentionQuery, mut each: F) -> Result<u64, StoreError>

@@ -254,6 +254,12 @@ pub(super) const TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "unanswered_notices",
+        columns: &[("mention_id", Int), ("brand", Text), ("notified_at", Time)],
+        key: &["mention_id"],
+        identity: false,
+    },
+    Table {
         name: "digest_schedules",
         columns: &[("name", Text), ("armed_at", Time)],
         key: &[],

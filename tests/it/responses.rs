@@ -381,3 +381,107 @@ fn business_hours_count_only_open_time() {
         stderr(&out)
     );
 }
+
+/// `[responses] alert_unanswered_after`: a complaint from someone with an audience, left
+/// unanswered for four hours, is notified once; answered ones, small ones and old ones are not.
+#[tokio::test]
+async fn a_complaint_left_unanswered_is_notified_once() {
+    use mentiond::clock::Clock;
+    use std::sync::Arc;
+    let s = crate::alerts::setup_with(
+        |_| {
+            format!(
+                "{CONFIG}\n[alerts]\nlanguage = \"it\"\ntimezone = \"Europe/Rome\"\n\n[responses]\nalert_unanswered_after = \"4h\"\nalert_min_reach = 100\n{}",
+                crate::alerts::file_email()
+            )
+        },
+        "2026-03-02T14:00:00Z",
+    )
+    .await;
+    let with_followers = |line: String, n: u64| {
+        let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["author_followers"] = serde_json::json!(n);
+        v["url"] = serde_json::json!("https://x.example/p");
+        v.to_string()
+    };
+    let lines = vec![
+        with_followers(
+            post(
+                "x",
+                "a",
+                "ann",
+                "Acme charged me twice, awful service",
+                "2026-03-02T09:00:00Z",
+                None,
+            ),
+            500,
+        ),
+        with_followers(
+            post(
+                "x",
+                "b",
+                "bob",
+                "Acme app is broken again, terrible",
+                "2026-03-02T09:10:00Z",
+                None,
+            ),
+            500,
+        ),
+        post(
+            "x",
+            "rb",
+            "AcmeSupport",
+            "Fixed, sorry",
+            "2026-03-02T10:00:00Z",
+            Some("b"),
+        ),
+        with_followers(
+            post(
+                "x",
+                "c",
+                "tiny",
+                "Acme delivery late, awful",
+                "2026-03-02T09:20:00Z",
+                None,
+            ),
+            3,
+        ),
+        with_followers(
+            post(
+                "x",
+                "d",
+                "old",
+                "Acme lost my parcel, awful",
+                "2026-02-27T09:00:00Z",
+                None,
+            ),
+            900,
+        ),
+    ];
+    crate::alerts::ingest(&s, &lines).await;
+    let evaluator = mentiond::alerts::Evaluator::new(
+        s.store.clone(),
+        s.config.clone(),
+        s.clock.clone() as Arc<dyn Clock>,
+    );
+    let first = evaluator.evaluate_once().await.unwrap();
+    assert_eq!(first.unanswered.len(), 1, "{first:?}");
+    let msgs = s.store.messages(None).await.unwrap();
+    let notices: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.subject.contains("Reclamo senza risposta"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{msgs:?}");
+    assert!(
+        notices[0].subject.contains("Acme") && notices[0].subject.contains("5 h"),
+        "{}",
+        notices[0].subject
+    );
+    let body = String::from_utf8_lossy(&notices[0].message).to_string();
+    assert!(body.contains("ann"), "the complaint's author is named");
+    // Once only, however often the evaluation runs.
+    s.clock.advance(chrono::Duration::hours(1));
+    let again = evaluator.evaluate_once().await.unwrap();
+    assert!(again.unanswered.is_empty(), "{again:?}");
+    assert_eq!(s.store.messages(None).await.unwrap().len(), msgs.len());
+}

@@ -1,0 +1,7 @@
+-- Complaints already notified as left unanswered ([responses] alert_unanswered_after): one
+-- notice per mention, written in the same transaction as its messages.
+CREATE TABLE unanswered_notices (
+    mention_id  INTEGER PRIMARY KEY REFERENCES mentions (id) ON DELETE CASCADE,
+    brand       TEXT NOT NULL,
+    notified_at TEXT NOT NULL
+);
