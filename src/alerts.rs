@@ -195,7 +195,7 @@ fn unanswered_email(
     rule: &AlertRule,
 ) -> render::Rendered {
     let it = rule.language == crate::config::Lang::It;
-    let waited = crate::responses::human(Some(waited_s));
+    let waited = crate::responses::human_in(Some(waited_s), rule.language);
     let author = render::clean(row.author.as_deref().unwrap_or("?"));
     let when = parse(&row.created_at)
         .with_timezone(&rule.timezone)
@@ -283,7 +283,12 @@ impl Evaluator {
     /// Evaluates every brand's rule once.
     pub async fn evaluate_once(&self) -> Result<Evaluation, StoreError> {
         let mut out = Evaluation::default();
-        if !self.config.alerts.enabled {
+        // Unanswered-complaint notices are their own rule: they run with alerts off too.
+        let notices =
+            self.config.brands.iter().any(|b| {
+                !b.handles.is_empty() && self.config.responses.unanswered(&b.name).is_some()
+            });
+        if !self.config.alerts.enabled && !notices {
             return Ok(out);
         }
         let now = self.clock.now();
@@ -303,14 +308,16 @@ impl Evaluator {
         }
         for brand in &self.config.brands {
             let rule = self.config.alerts.rule(&brand.name);
-            if !rule.enabled {
+            if !self.config.alerts.enabled || !rule.enabled {
                 continue;
             }
             if let Err(e) = self.evaluate_brand(&brand.name, rule, now, &mut out).await {
                 warn!(brand = %brand.name, error = %e, "cannot evaluate the alert rule");
             }
         }
-        for brand in &self.config.brands {
+        // A brand without accounts (`handles`) never answers: every complaint would look
+        // unanswered.
+        for brand in self.config.brands.iter().filter(|b| !b.handles.is_empty()) {
             if let Some(unanswered) = self.config.responses.unanswered(&brand.name) {
                 if let Err(e) = self
                     .notify_unanswered(&brand.name, unanswered, now, &mut out)
@@ -346,8 +353,14 @@ impl Evaluator {
             let mut messages: Vec<NewMessage> = Vec::new();
             let rendered = unanswered_email(brand, &row, waited, rule);
             let from = &self.config.email.from;
+            // One post may be a complaint about two brands: one notice each, ids apart.
+            let what = format!(
+                "unanswered-{id}-{:08x}",
+                brand.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b))
+                    .wrapping_mul(0x0100_0193))
+            );
             if !rule.recipients.is_empty() {
-                let mid = message_id(&format!("unanswered-{id}"), now, from);
+                let mid = message_id(&what, now, from);
                 match compose(
                     from,
                     &rule.recipients,
@@ -380,14 +393,7 @@ impl Evaluator {
                 let notice =
                     crate::notify::channels::unanswered(brand, &row, waited, lang, rule.timezone);
                 messages.push(crate::notify::channels::message(
-                    channel,
-                    "alert",
-                    brand,
-                    &format!("unanswered-{id}"),
-                    &notice,
-                    lang,
-                    now,
-                    now,
+                    channel, "alert", brand, &what, &notice, lang, now, now,
                 ));
             }
             if self

@@ -180,6 +180,11 @@ pub fn report(
 
 /// A duration for people: `42 s`, `17 min`, `3 h 05 min`, `2 d 4 h`.
 pub fn human(secs: Option<f64>) -> String {
+    human_in(secs, crate::config::Lang::En)
+}
+
+/// As [`human`], in `lang` (Italian days are `g`, giorni).
+pub fn human_in(secs: Option<f64>, lang: crate::config::Lang) -> String {
     let Some(s) = secs else {
         return "-".into();
     };
@@ -188,7 +193,16 @@ pub fn human(secs: Option<f64>) -> String {
         ..60 => format!("{s} s"),
         60..3600 => format!("{} min", s / 60),
         3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+        _ => format!(
+            "{} {} {} h",
+            s / 86_400,
+            if lang == crate::config::Lang::It {
+                "g"
+            } else {
+                "d"
+            },
+            (s % 86_400) / 3600
+        ),
     }
 }
 

@@ -395,6 +395,21 @@ impl Validator<'_> {
                     format!("brand {:?} is defined twice", brand.name),
                 ));
             }
+            // An account belongs to one brand: its posts are that brand's own replies.
+            for (j, h) in brand.handles.iter().enumerate() {
+                let owner = brands
+                    .iter()
+                    .find(|b: &&BrandConfig| b.handles.iter().any(|o| o.eq_ignore_ascii_case(h)));
+                if let Some(other) = owner {
+                    return Err(self.err(
+                        p!["brands", i, "handles", j],
+                        format!(
+                            "@{h} is already a handle of brand {:?}: an account belongs to one brand",
+                            other.name
+                        ),
+                    ));
+                }
+            }
             brands.push(brand);
         }
         let email = self.email(raw.email)?;
@@ -737,6 +752,26 @@ keywords = ["b"]
         let debug = format!("{c:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
         assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn responses_settings_inherit_key_by_key_and_accounts_belong_to_one_brand() {
+        let c = parse(&format!(
+            "{MINIMAL}\n[responses]\ntimezone = \"Europe/Rome\"\nalert_min_reach = 50\n\n[responses.brands.Acme]\nbusiness_hours = \"Mon-Fri 09:00-18:00\"\nalert_unanswered_after = \"2h\"\n"
+        ))
+        .unwrap();
+        let hours = c.responses.hours("Acme").expect("Acme's hours");
+        assert_eq!(
+            hours.timezone,
+            chrono_tz::Europe::Rome,
+            "the zone set above applies"
+        );
+        let rule = c.responses.unanswered("Acme").expect("Acme's rule");
+        assert_eq!((rule.after.as_secs(), rule.min_reach), (7200, 50));
+        let (_, _, key, msg) = invalid(
+            "[[brands]]\nname = \"A\"\nhandles = [\"@Help\"]\n\n[[brands]]\nname = \"B\"\nhandles = [\"help\"]\n",
+        );
+        assert_eq!(key, "brands[1].handles[0]", "{msg}");
     }
 
     #[test]

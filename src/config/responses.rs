@@ -139,54 +139,62 @@ impl Validator<'_> {
         raw: RawResponses,
         brands: &[BrandConfig],
     ) -> Result<ResponsesConfig, ConfigError> {
-        let hours = |at: Vec<Seg>, r: &RawHours, inherited: Option<&BusinessHours>| {
-            let tz = match &r.timezone {
-                Some(tz) => tz.parse::<chrono_tz::Tz>().map_err(|_| {
-                    let mut p = at.clone();
-                    p.push(Seg::from("timezone"));
-                    self.err(
-                        p,
-                        format!("{tz:?} is not an IANA time zone (e.g. \"Europe/Rome\")"),
-                    )
-                })?,
-                None => inherited.map_or(chrono_tz::UTC, |h| h.timezone),
-            };
-            match &r.business_hours {
-                Some(text) if text.trim().eq_ignore_ascii_case("always") => Ok(None),
-                Some(text) => parse_business_hours(text, tz).map(Some).map_err(|e| {
-                    let mut p = at.clone();
-                    p.push(Seg::from("business_hours"));
-                    self.err(p, e)
-                }),
-                None => Ok(inherited.map(|h| BusinessHours {
-                    timezone: tz,
-                    ..h.clone()
-                })),
-            }
+        let key = |at: &[Seg], k: &str| -> Vec<Seg> {
+            let mut p = at.to_vec();
+            p.push(Seg::from(k));
+            p
         };
-        let rule = |at: Vec<Seg>, r: &RawHours, inherited: Option<UnansweredRule>| {
-            let min_reach = r
-                .alert_min_reach
-                .or(inherited.map(|i| i.min_reach))
-                .unwrap_or(0);
-            match r.alert_unanswered_after.as_deref() {
-                Some("off") => Ok(None),
-                Some(d) => {
-                    let mut p = at.clone();
-                    p.push(Seg::from("alert_unanswered_after"));
-                    let after = self.duration(p.clone(), Some(d), std::time::Duration::ZERO)?;
-                    if after < std::time::Duration::from_secs(60) {
-                        return Err(self.err(p, "at least 1m (or \"off\")"));
-                    }
-                    Ok(Some(UnansweredRule { after, min_reach }))
-                }
-                None => Ok(inherited.map(|i| UnansweredRule { min_reach, ..i })),
-            }
+        let zone = |at: &[Seg], tz: &str| {
+            tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                self.err(
+                    key(at, "timezone"),
+                    format!("{tz:?} is not an IANA time zone (e.g. \"Europe/Rome\")"),
+                )
+            })
         };
-        let defaults = hours(vec![Seg::from("responses")], &raw.defaults, None)?;
-        let unanswered_defaults = rule(vec![Seg::from("responses")], &raw.defaults, None)?;
-        let mut unanswered_brands = BTreeMap::new();
+        let after = |at: &[Seg], d: &str| -> Result<Option<std::time::Duration>, ConfigError> {
+            if d == "off" {
+                return Ok(None);
+            }
+            let p = key(at, "alert_unanswered_after");
+            let v = self.duration(p.clone(), Some(d), std::time::Duration::ZERO)?;
+            if v < std::time::Duration::from_secs(60) {
+                return Err(self.err(p, "at least 1m (or \"off\")"));
+            }
+            Ok(Some(v))
+        };
+        // The defaults: each key on its own, so that a brand inherits whatever is set.
+        let top = [Seg::from("responses")];
+        let d = &raw.defaults;
+        let default_tz = match &d.timezone {
+            Some(tz) => zone(&top, tz)?,
+            None => chrono_tz::UTC,
+        };
+        let hours_of = |at: &[Seg], text: &str, tz| -> Result<Option<BusinessHours>, ConfigError> {
+            if text.trim().eq_ignore_ascii_case("always") {
+                return Ok(None);
+            }
+            parse_business_hours(text, tz)
+                .map(Some)
+                .map_err(|e| self.err(key(at, "business_hours"), e))
+        };
+        let defaults = match &d.business_hours {
+            Some(text) => hours_of(&top, text, default_tz)?,
+            None => None,
+        };
+        let default_after = match &d.alert_unanswered_after {
+            Some(v) => after(&top, v)?,
+            None => None,
+        };
+        let default_reach = d.alert_min_reach.unwrap_or(0);
+        let rule_of = |after: Option<std::time::Duration>, reach| {
+            after.map(|after| UnansweredRule {
+                after,
+                min_reach: reach,
+            })
+        };
         let mut out = BTreeMap::new();
+        let mut unanswered_brands = BTreeMap::new();
         for (name, r) in &raw.brands {
             let Some(brand) = brands.iter().find(|b| b.name.eq_ignore_ascii_case(name)) else {
                 return Err(self.err(
@@ -195,13 +203,28 @@ impl Validator<'_> {
                 ));
             };
             let at = p!["responses", "brands", name.as_str()];
-            out.insert(brand.name.clone(), hours(at.clone(), r, defaults.as_ref())?);
-            unanswered_brands.insert(brand.name.clone(), rule(at, r, unanswered_defaults)?);
+            let tz = match &r.timezone {
+                Some(tz) => zone(&at, tz)?,
+                None => default_tz,
+            };
+            let hours = match (&r.business_hours, &d.business_hours) {
+                (Some(text), _) | (None, Some(text)) => hours_of(&at, text, tz)?,
+                (None, None) => None,
+            };
+            out.insert(brand.name.clone(), hours);
+            let brand_after = match &r.alert_unanswered_after {
+                Some(v) => after(&at, v)?,
+                None => default_after,
+            };
+            unanswered_brands.insert(
+                brand.name.clone(),
+                rule_of(brand_after, r.alert_min_reach.unwrap_or(default_reach)),
+            );
         }
         Ok(ResponsesConfig {
             defaults,
             brands: out,
-            unanswered_defaults,
+            unanswered_defaults: rule_of(default_after, default_reach),
             unanswered_brands,
         })
     }

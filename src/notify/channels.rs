@@ -256,7 +256,7 @@ pub fn unanswered(
     language: Lang,
     timezone: Tz,
 ) -> Notice {
-    let waited = crate::responses::human(Some(waited_s));
+    let waited = crate::responses::human_in(Some(waited_s), language);
     let created = DateTime::parse_from_rfc3339(&row.created_at)
         .map(|t| t.to_utc())
         .unwrap_or_default();

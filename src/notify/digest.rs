@@ -1033,7 +1033,7 @@ fn responses_section(
 ) {
     let lang = r.language;
     let w = words(lang);
-    let human = crate::responses::human;
+    let human = |s: Option<f64>| crate::responses::human_in(s, lang);
     subtitle(
         if lang == Lang::En {
             "Responses"

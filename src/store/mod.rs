@@ -465,7 +465,7 @@ delegate! {
     /// The mentions matching `query` (its limit aside) per quarter hour, oldest first.
     pub async fn quarter_hour_counts(&self, query: &MentionQuery) -> Result<Vec<QuarterCounts>, StoreError>;
     /// Negative mentions of `brand` published in [from, to) that no own post answers and that
-    /// were not notified yet, oldest first (at most 100).
+    /// were not notified yet, oldest first (at most 5,000).
     pub async fn unanswered_complaints(&self, brand: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(i64, MentionRow)>, StoreError>;
     /// Records that a complaint was notified as unanswered, with its messages, once.
     pub async fn notify_unanswered(&self, mention_id: i64, brand: &str, now: DateTime<Utc>, messages: Vec<NewMessage>) -> Result<bool, StoreError>;

@@ -1445,9 +1445,9 @@ impl PgStore {
              FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id JOIN brands b ON b.id = mb.brand_id \
              WHERE lower(b.name) = lower($1) AND mb.created_at >= $2 AND mb.created_at < $3 AND mb.label = 'negative' \
              AND NOT EXISTS (SELECT 1 FROM own_posts o WHERE o.source = m.source AND o.reply_to = m.external_id \
-                             AND o.brand_id = mb.brand_id) \
-             AND NOT EXISTS (SELECT 1 FROM unanswered_notices n WHERE n.mention_id = m.id) \
-             ORDER BY mb.created_at, m.id LIMIT 100"
+                             AND o.brand_id = mb.brand_id AND o.created_at >= mb.created_at) \
+             AND NOT EXISTS (SELECT 1 FROM unanswered_notices n WHERE n.mention_id = m.id AND n.brand = b.name) \
+             ORDER BY mb.created_at, m.id LIMIT 5000"
         )))
         .bind(brand)
         .bind(ms(&from))
@@ -1470,7 +1470,7 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "INSERT INTO unanswered_notices (mention_id, brand, notified_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (mention_id) DO NOTHING",
+             ON CONFLICT (mention_id, brand) DO NOTHING",
         )
         .bind(mention_id)
         .bind(brand)

@@ -256,7 +256,7 @@ pub(super) const TABLES: &[Table] = &[
     Table {
         name: "unanswered_notices",
         columns: &[("mention_id", Int), ("brand", Text), ("notified_at", Time)],
-        key: &["mention_id"],
+        key: &[],
         identity: false,
     },
     Table {

@@ -391,7 +391,7 @@ async fn a_complaint_left_unanswered_is_notified_once() {
     let s = crate::alerts::setup_with(
         |_| {
             format!(
-                "{CONFIG}\n[alerts]\nlanguage = \"it\"\ntimezone = \"Europe/Rome\"\n\n[responses]\nalert_unanswered_after = \"4h\"\nalert_min_reach = 100\n{}",
+                "{CONFIG}\n[[brands]]\nname = \"Globex\"\nkeywords = [\"globex\"]\n\n[[brands]]\nname = \"Initech\"\nkeywords = [\"initech\"]\nhandles = [\"InitechHelp\"]\n\n[alerts]\nenabled = false\nlanguage = \"it\"\ntimezone = \"Europe/Rome\"\n\n[responses]\nalert_unanswered_after = \"4h\"\nalert_min_reach = 100\n{}",
                 crate::alerts::file_email()
             )
         },
@@ -457,6 +457,19 @@ async fn a_complaint_left_unanswered_is_notified_once() {
             ),
             900,
         ),
+        // Globex has no accounts: it never answers, so nothing is notified for it. Initech
+        // has: this complaint about all three is notified once for Acme and once for Initech.
+        with_followers(
+            post(
+                "x",
+                "e",
+                "eve",
+                "Globex and Acme and Initech all failed me, awful",
+                "2026-03-02T09:30:00Z",
+                None,
+            ),
+            800,
+        ),
     ];
     crate::alerts::ingest(&s, &lines).await;
     let evaluator = mentiond::alerts::Evaluator::new(
@@ -464,14 +477,32 @@ async fn a_complaint_left_unanswered_is_notified_once() {
         s.config.clone(),
         s.clock.clone() as Arc<dyn Clock>,
     );
+    // Alerts are off: the notices are their own rule and still run.
     let first = evaluator.evaluate_once().await.unwrap();
-    assert_eq!(first.unanswered.len(), 1, "{first:?}");
+    assert_eq!(first.unanswered.len(), 3, "{first:?}");
     let msgs = s.store.messages(None).await.unwrap();
     let notices: Vec<_> = msgs
         .iter()
         .filter(|m| m.subject.contains("Reclamo senza risposta"))
         .collect();
-    assert_eq!(notices.len(), 1, "{msgs:?}");
+    assert_eq!(notices.len(), 3, "{msgs:?}");
+    let per_brand = |b: &str| {
+        notices
+            .iter()
+            .filter(|m| m.brand.as_deref() == Some(b))
+            .count()
+    };
+    assert_eq!(
+        (per_brand("Acme"), per_brand("Initech"), per_brand("Globex")),
+        (2, 1, 0)
+    );
+    let notices: Vec<_> = notices
+        .into_iter()
+        .filter(|m| {
+            m.subject.contains("Acme") && !String::from_utf8_lossy(&m.message).contains("eve")
+        })
+        .collect();
+    assert_eq!(notices.len(), 1);
     assert!(
         notices[0].subject.contains("Acme") && notices[0].subject.contains("5 h"),
         "{}",
