@@ -34,6 +34,9 @@ pub struct Mastodon {
     interval: Duration,
     token: Option<SecretString>,
     queries: Vec<String>,
+    /// The brands' accounts as this instance names authors (`user@host`, lowercase): their
+    /// replies get the URI of the post they answer (see [`Mastodon::resolve_reply_targets`]).
+    accounts: Vec<String>,
 }
 
 impl Mastodon {
@@ -81,6 +84,18 @@ impl Mastodon {
                 );
             }
         }
+        let accounts = brands
+            .iter()
+            .flat_map(|b| b.handles.iter())
+            .map(|h| {
+                let h = h.trim_start_matches('@').to_lowercase();
+                if h.contains('@') {
+                    h
+                } else {
+                    format!("{h}@{host}")
+                }
+            })
+            .collect();
         Mastodon {
             id: format!("mastodon:{instance}"),
             http,
@@ -89,6 +104,49 @@ impl Mastodon {
             interval: config.interval,
             token,
             queries,
+            accounts,
+        }
+    }
+
+    /// Mastodon gives the answered post as its id on this instance (`in_reply_to_id`), while
+    /// posts are stored by URI: for a reply by a brand's account (rare: only those measure
+    /// responses) the answered post is looked up and its URI kept. A lookup that fails leaves
+    /// the reply unmatched, never the page unstored.
+    async fn resolve_reply_targets(&self, items: &mut [Item], now: chrono::DateTime<chrono::Utc>) {
+        for item in items.iter_mut() {
+            let m = &mut item.mention;
+            let ours = m
+                .author
+                .as_deref()
+                .is_some_and(|a| self.accounts.iter().any(|x| x.eq_ignore_ascii_case(a)));
+            let Some(local) = m.reply_to.clone().filter(|r| ours && !r.contains("://")) else {
+                continue;
+            };
+            let Ok(url) = self.endpoint(&format!(
+                "/api/v1/statuses/{}",
+                url::form_urlencoded::byte_serialize(local.as_bytes()).collect::<String>()
+            )) else {
+                continue;
+            };
+            match self
+                .http
+                .send(self.get(url), RateHeaders::Mastodon, now)
+                .await
+            {
+                Ok(resp) => match resp.json::<serde_json::Value>() {
+                    Ok(v) => {
+                        if let Some(uri) = v.get("uri").and_then(|u| u.as_str()) {
+                            m.reply_to = Some(uri.to_string());
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(status = %local, error = %e, "cannot read the answered post")
+                    }
+                },
+                Err(e) => {
+                    tracing::debug!(status = %local, error = %e, "cannot look up the answered post")
+                }
+            }
         }
     }
 
@@ -218,6 +276,7 @@ impl Mastodon {
                 before: Some(o),
             });
         }
+        self.resolve_reply_targets(&mut page.items, req.now).await;
         if page.newest.is_none() && req.resume.is_none() && req.floor.id.is_none() && !notifications
         {
             page.note = Some(format!(
@@ -269,6 +328,7 @@ impl Mastodon {
         while seen.len() > SEEN_CAP {
             seen.pop_front();
         }
+        self.resolve_reply_targets(&mut page.items, req.now).await;
         page.state = Some(serde_json::json!({ "seen": seen }));
         Ok(page)
     }

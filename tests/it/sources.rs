@@ -218,6 +218,63 @@ async fn mastodon_tag_timeline_is_stored_as_text_with_its_uri() {
     );
 }
 
+/// A reply by a brand's account gives the id of the answered post on this instance: it is
+/// looked up, and the reply stored as the brand's own post answering that post's URI.
+#[tokio::test]
+async fn mastodon_brand_replies_point_at_the_uri_of_the_post_they_answer() {
+    let server = MockServer::start().await;
+    let mut page = statuses(2, 900);
+    page[1]["account"]["acct"] = "hoothelp".into();
+    page[1]["in_reply_to_id"] = "900".into();
+    page[1]["created_at"] = "2026-08-01T14:05:55.867Z".into();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .and(query_param_is_missing("max_id"))
+        .respond_with(json_response(&page))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .respond_with(json_response(&serde_json::json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/statuses/900"))
+        .respond_with(json_response(&page[0]))
+        .mount(&server)
+        .await;
+    let host = server.address().ip().to_string();
+    let config = mastodon_config(&server.uri(), "").replace(
+        "hashtags = [\"#hoot\"]",
+        &format!("hashtags = [\"#hoot\"]\nhandles = [\"hoothelp@{host}\"]"),
+    );
+    let mut h = Harness::new(&config, MASTODON_NOW).await;
+    h.poll().await;
+    let rows = h.mentions().await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "the brand's reply is not a mention: {rows:?}"
+    );
+    let answered = h
+        .store
+        .response_rows(
+            "Hoot",
+            "2026-08-01T00:00:00Z".parse().unwrap(),
+            "2026-08-02T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered.len(), 1);
+    assert_eq!(
+        answered[0]
+            .first_reply_at
+            .map(|t| (t - answered[0].created_at).num_seconds()),
+        Some(600),
+        "answered ten minutes later"
+    );
+}
+
 #[tokio::test]
 async fn impossible_post_dates_are_skipped_or_mended_and_the_page_kept() {
     let server = MockServer::start().await;
