@@ -84,7 +84,7 @@ impl Mastodon {
                 );
             }
         }
-        let accounts = brands
+        let accounts: Vec<String> = brands
             .iter()
             .flat_map(|b| b.handles.iter())
             .map(|h| {
@@ -96,6 +96,21 @@ impl Mastodon {
                 }
             })
             .collect();
+        // The brands' own Mastodon accounts (handles written `user@host`) are polled on the
+        // main instance: their posts are the replies that response figures count.
+        if primary {
+            for b in brands {
+                for h in &b.handles {
+                    let h = h.trim_start_matches('@');
+                    if h.contains('@') {
+                        let q = format!("account:{}", h.to_lowercase());
+                        if !queries.contains(&q) {
+                            queries.push(q);
+                        }
+                    }
+                }
+            }
+        }
         Mastodon {
             id: format!("mastodon:{instance}"),
             http,
@@ -105,6 +120,27 @@ impl Mastodon {
             token,
             queries,
             accounts,
+        }
+    }
+
+    /// The id on this instance of the account `acct` (`user@host`).
+    async fn account_id(
+        &self,
+        acct: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, SourceError> {
+        let mut url = self.endpoint("/api/v1/accounts/lookup")?;
+        url.query_pairs_mut().append_pair("acct", acct);
+        let resp = self
+            .http
+            .send(self.get(url), RateHeaders::Mastodon, now)
+            .await?;
+        let v: serde_json::Value = resp.json()?;
+        match v.get("id").and_then(|i| i.as_str()) {
+            Some(id) if !id.is_empty() => Ok(id.to_string()),
+            _ => Err(SourceError::Malformed(format!(
+                "the lookup of account {acct} gave no id"
+            ))),
         }
     }
 
@@ -277,7 +313,10 @@ impl Mastodon {
             });
         }
         self.resolve_reply_targets(&mut page.items, req.now).await;
-        if page.newest.is_none() && req.resume.is_none() && req.floor.id.is_none() && !notifications
+        if page.newest.is_none()
+            && req.resume.is_none()
+            && req.floor.id.is_none()
+            && path.contains("/timelines/tag/")
         {
             page.note = Some(format!(
                 "nothing in this timeline on {} within the backfill window: nobody used the tag, or the instance \
@@ -414,6 +453,10 @@ impl Source for Mastodon {
                 self.timeline(req, "/api/v1/notifications", true).await
             } else if let Some(terms) = req.query.strip_prefix("search:") {
                 self.search(req, terms).await
+            } else if let Some(acct) = req.query.strip_prefix("account:") {
+                let id = self.account_id(acct, req.now).await?;
+                let path = format!("/api/v1/accounts/{}/statuses", urlencode_segment(&id));
+                self.timeline(req, &path, false).await
             } else {
                 Err(SourceError::Permanent(format!(
                     "unknown query {:?}",

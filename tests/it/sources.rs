@@ -275,6 +275,89 @@ async fn mastodon_brand_replies_point_at_the_uri_of_the_post_they_answer() {
     );
 }
 
+/// The brand's own account is polled (handles written `user@host`): its replies are stored as
+/// its own posts, answering the posts they reply to, even without the brand's hashtag.
+#[tokio::test]
+async fn mastodon_polls_the_brand_accounts_own_posts() {
+    let server = MockServer::start().await;
+    let page = statuses(1, 900);
+    let mut reply = statuses(1, 950)[0].clone();
+    reply["account"]["acct"] = "hoothelp".into();
+    reply["in_reply_to_id"] = "900".into();
+    reply["content"] = "<p>Sorry to hear that, we are on it</p>".into();
+    reply["created_at"] = "2026-08-01T14:25:55.867Z".into();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/hoot"))
+        .and(query_param_is_missing("max_id"))
+        .respond_with(json_response(&page))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/lookup"))
+        .respond_with(json_response(
+            &serde_json::json!({"id": "42", "acct": "hoothelp"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/42/statuses"))
+        .and(query_param_is_missing("max_id"))
+        .respond_with(json_response(&serde_json::json!([reply])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/statuses/900"))
+        .respond_with(json_response(&page[0]))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(json_response(&serde_json::json!([])))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let host = server.address().ip().to_string();
+    let config = mastodon_config(&server.uri(), "").replace(
+        "hashtags = [\"#hoot\"]",
+        &format!("hashtags = [\"#hoot\"]\nhandles = [\"hoothelp@{host}\"]"),
+    );
+    let mut h = Harness::new(&config, MASTODON_NOW).await;
+    h.poll().await;
+    let reqs = requests(&server).await;
+    let lookup = reqs
+        .iter()
+        .find(|r| r.url.path() == "/api/v1/accounts/lookup")
+        .expect("the account is looked up");
+    assert_eq!(
+        query_of(lookup, "acct").as_deref(),
+        Some(&*format!("hoothelp@{host}"))
+    );
+    assert_eq!(
+        h.mentions().await.len(),
+        1,
+        "the reply is the brand's, not a mention"
+    );
+    let answered = h
+        .store
+        .response_rows(
+            "Hoot",
+            "2026-08-01T00:00:00Z".parse().unwrap(),
+            "2026-08-02T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        answered[0]
+            .first_reply_at
+            .map(|t| (t - answered[0].created_at).num_seconds()),
+        Some(1800)
+    );
+    assert!(
+        h.status().await.iter().all(|s| s.state == "ok"),
+        "{:?}",
+        h.status().await
+    );
+}
+
 #[tokio::test]
 async fn impossible_post_dates_are_skipped_or_mended_and_the_page_kept() {
     let server = MockServer::start().await;
@@ -650,6 +733,19 @@ async fn mastodon_with_a_token_polls_mentions_and_search_and_dedupes_across_inst
         ))
         .mount(&primary)
         .await;
+    // The brand's own account is polled on the main instance.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/lookup"))
+        .and(query_param("acct", "mastodonpy_test@localhost"))
+        .respond_with(json_response(&serde_json::json!({"id": "7"})))
+        .expect(1..)
+        .mount(&primary)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/7/statuses"))
+        .respond_with(json_response(&serde_json::json!([])))
+        .mount(&primary)
+        .await;
     let config = format!(
         r##"
 [storage]
@@ -689,6 +785,7 @@ keywords_as_hashtags = false
     assert_eq!(
         queries,
         [
+            (primary_id.as_str(), "account:mastodonpy_test@localhost"),
             (primary_id.as_str(), "notifications"),
             (primary_id.as_str(), "search:halcy"),
             (primary_id.as_str(), "tag:hoot"),
