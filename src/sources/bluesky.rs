@@ -81,6 +81,8 @@ impl Bluesky {
                 // Bluesky handles are domain names; fediverse and X handles are left to others.
                 if h.contains('.') && !h.contains('@') {
                     add(format!("mentions:{h}"));
+                    // The brand's own posts, replies included: what response figures count.
+                    add(format!("author:{h}"));
                 }
             }
         }
@@ -274,6 +276,7 @@ impl Bluesky {
         let (param, value) = match req.query.split_once(':') {
             Some(("search", q)) => ("q", q.to_string()),
             Some(("mentions", handle)) => ("mentions", handle.to_string()),
+            Some(("author", handle)) => ("actor", handle.to_string()),
             _ => {
                 return Err(SourceError::Permanent(format!(
                     "unknown query {:?}",
@@ -281,14 +284,24 @@ impl Bluesky {
                 )));
             }
         };
-        let mut params = vec![
-            ("sort", "latest".to_string()),
-            ("limit", PAGE.to_string()),
-            (
-                "since",
-                (req.floor.time - SINCE_SLACK).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            ),
-        ];
+        let author_feed = param == "actor";
+        let mut params = if author_feed {
+            // An account's own posts, newest first; the floor below ends the round.
+            vec![
+                ("filter", "posts_with_replies".to_string()),
+                ("limit", PAGE.to_string()),
+            ]
+        } else {
+            vec![
+                ("sort", "latest".to_string()),
+                ("limit", PAGE.to_string()),
+                (
+                    "since",
+                    (req.floor.time - SINCE_SLACK)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                ),
+            ]
+        };
         if param == "mentions" {
             // `q` is required; the handle itself is what posts mentioning it contain.
             params.push(("q", value.clone()));
@@ -297,10 +310,27 @@ impl Bluesky {
         if let Some(token) = req.resume.and_then(|r| r.token.clone()) {
             params.push(("cursor", token));
         }
-        let resp = self
-            .get("app.bsky.feed.searchPosts", &params, req.now)
-            .await?;
-        let raw: SearchPosts = resp.json()?;
+        let method = if author_feed {
+            "app.bsky.feed.getAuthorFeed"
+        } else {
+            "app.bsky.feed.searchPosts"
+        };
+        let resp = self.get(method, &params, req.now).await?;
+        let raw: SearchPosts = if author_feed {
+            let feed: AuthorFeed = resp.json()?;
+            SearchPosts {
+                cursor: feed.cursor,
+                // A repost (with a `reason`) is someone else's post.
+                posts: feed
+                    .feed
+                    .into_iter()
+                    .filter(|e| e.get("reason").is_none())
+                    .filter_map(|e| e.get("post").cloned())
+                    .collect(),
+            }
+        } else {
+            resp.json()?
+        };
         let mut page = Page {
             rate: resp.rate,
             ..Default::default()
@@ -412,6 +442,14 @@ struct SearchPosts {
     cursor: Option<String>,
     #[serde(default)]
     posts: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct AuthorFeed {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    feed: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]

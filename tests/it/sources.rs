@@ -924,6 +924,91 @@ async fn bluesky_logs_in_searches_and_fetches_follower_counts() {
     assert_eq!(profiles_calls, 1);
 }
 
+/// The brand's Bluesky account is polled through its author feed: its replies are stored as
+/// its own posts answering the posts they reply to (reposts are not its posts).
+#[tokio::test]
+async fn bluesky_polls_the_brand_accounts_own_posts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.createSession"))
+        .respond_with(json_response(&fixtures::json(
+            "bluesky/create_session.json",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.searchPosts"))
+        .respond_with(json_response(&fixtures::json("bluesky/search_posts.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.actor.getProfiles"))
+        .respond_with(json_response(&fixtures::json("bluesky/get_profiles.json")))
+        .mount(&server)
+        .await;
+    let search = fixtures::json("bluesky/search_posts.json");
+    let jane = search["posts"][0].clone();
+    let mut reply = jane.clone();
+    reply["uri"] = "at://did:plc:acmehelp/app.bsky.feed.post/3reply".into();
+    reply["author"]["did"] = "did:plc:acmehelp".into();
+    reply["author"]["handle"] = "acmehelp.example".into();
+    reply["record"]["text"] = "Thanks Jane, glad it went well!".into();
+    reply["record"]["createdAt"] = "2026-03-02T14:35:11.123Z".into();
+    reply["indexedAt"] = "2026-03-02T14:35:12.000Z".into();
+    reply["record"]["reply"] = serde_json::json!({
+        "root": {"uri": jane["uri"], "cid": jane["cid"]},
+        "parent": {"uri": jane["uri"], "cid": jane["cid"]},
+    });
+    let repost = search["posts"][1].clone();
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.getAuthorFeed"))
+        .and(query_param("actor", "acmehelp.example"))
+        .and(query_param("filter", "posts_with_replies"))
+        .respond_with(json_response(&serde_json::json!({
+            "feed": [
+                {"post": reply},
+                {"post": repost, "reason": {"$type": "app.bsky.feed.defs#reasonRepost"}},
+            ]
+        })))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let (_d, pw) = secret_file("app-pass-1234");
+    let config = bluesky_config(&server.uri(), &pw).replace(
+        "hashtags = [\"#acme\"]",
+        "hashtags = [\"#acme\"]\nhandles = [\"acmehelp.example\"]",
+    );
+    let mut h = Harness::new(&config, "2026-03-02T15:00:00Z").await;
+    h.poll().await;
+    assert_eq!(h.mentions().await.len(), 2, "the reply is not a mention");
+    let rows = h
+        .store
+        .response_rows(
+            "Acme",
+            "2026-03-02T00:00:00Z".parse().unwrap(),
+            "2026-03-03T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let answered: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.external_id.as_str(),
+                r.first_reply_at.map(|t| (t - r.created_at).num_seconds()),
+            )
+        })
+        .collect();
+    assert!(
+        answered.contains(&(jane["uri"].as_str().unwrap(), Some(1800))),
+        "{answered:?}"
+    );
+    assert!(
+        answered.iter().filter(|(_, a)| a.is_some()).count() == 1,
+        "the repost is nobody's reply: {answered:?}"
+    );
+}
+
 #[tokio::test]
 async fn bluesky_refreshes_an_expired_session() {
     let server = MockServer::start().await;
