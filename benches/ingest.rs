@@ -51,6 +51,59 @@ fn python_reference(mode: &str, input: &Path, db: &Path) -> Result<f64, String> 
         .map_err(|e| format!("{e}"))
 }
 
+/// Ingests `input` into a fresh database on the PostgreSQL server `server`: (seconds, report).
+fn ingest_into_postgres(
+    server: &str,
+    input: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(f64, String), String> {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let mut admin = url::Url::parse(server).map_err(|e| e.to_string())?;
+    admin.set_path("/postgres");
+    let name = format!("mentiond_bench_{}", std::process::id());
+    let exec = |sql: String| {
+        rt.block_on(async {
+            let mut c = sqlx::PgConnection::connect(admin.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .map_err(|e| e.to_string())?;
+            c.close().await.map_err(|e| e.to_string())
+        })
+    };
+    exec(format!("CREATE DATABASE \"{name}\""))?;
+    let mut url = admin.clone();
+    url.set_path(&format!("/{name}"));
+    let config = dir.join("pg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nurl = \"{url}\"\n\n{}",
+            mentiond::generate::brands_config(2)
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_mentiond"))
+        .arg("--config")
+        .arg(&config)
+        .args(["ingest", "--input"])
+        .arg(input)
+        .output()
+        .map_err(|e| e.to_string());
+    let took = started.elapsed().as_secs_f64();
+    let dropped = exec(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    let out = out?;
+    dropped?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok((took, String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
 fn main() {
     let n: usize = std::env::var("MENTIOND_BENCH_MENTIONS")
         .ok()
@@ -88,6 +141,12 @@ fn main() {
     );
     let report = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
+    // The same file into PostgreSQL, when a server is named (a database made for the run and
+    // dropped after it).
+    let postgres = std::env::var("MENTIOND_BENCH_POSTGRES_URL")
+        .ok()
+        .map(|server| ingest_into_postgres(&server, &input, &dir));
+
     let python = python_reference("python", &input, &dir.join("python.db"));
     let sqlite = python_reference("sqlite", &input, &dir.join("sqlite.db"));
     println!("| job | seconds | mentions/s | mentiond's speed as a share of it |");
@@ -97,6 +156,15 @@ fn main() {
         "| `mentiond ingest` ({report}) | {ours:.2} | {:.0} | 1.00 |",
         rate(ours)
     );
+    match postgres {
+        Some(Ok((s, report))) => println!(
+            "| `mentiond ingest` into PostgreSQL ({report}) | {s:.2} | {:.0} | {:.2} |",
+            rate(s),
+            s / ours
+        ),
+        Some(Err(e)) => println!("| `mentiond ingest` into PostgreSQL | skipped: {e} | | |"),
+        None => {}
+    }
     for (name, r) in [
         (
             "Python: json + vaderSentiment + sqlite3 executemany + FTS5 rebuild",
