@@ -101,7 +101,10 @@ fn ingest_into_postgres(
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    Ok((took, String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    Ok((
+        took,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    ))
 }
 
 fn main() {
