@@ -354,11 +354,7 @@ impl Evaluator {
             let rendered = unanswered_email(brand, &row, waited, rule);
             let from = &self.config.email.from;
             // One post may be a complaint about two brands: one notice each, ids apart.
-            let what = format!(
-                "unanswered-{id}-{:08x}",
-                brand.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b))
-                    .wrapping_mul(0x0100_0193))
-            );
+            let what = format!("unanswered-{id}-{:08x}", crate::notify::name_hash(brand));
             if !rule.recipients.is_empty() {
                 let mid = message_id(&what, now, from);
                 match compose(

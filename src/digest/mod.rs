@@ -1015,15 +1015,7 @@ impl DigestRunner {
         // a digest that cannot be composed is not recorded, so it is tried again.
         let mut messages = Vec::new();
         if !empty {
-            if !digest.to.is_empty() {
-                match self.compose(digest, report, scheduled_at, manual, now) {
-                    Ok(m) => messages.push(m),
-                    Err(e) => {
-                        warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail; will try again");
-                        return Ok(None);
-                    }
-                }
-            }
+            // Stable for a scheduled run (its time), unique for a manual one.
             let what = if manual {
                 format!("digest-{}-manual", slug(&digest.name))
             } else {
@@ -1033,6 +1025,15 @@ impl DigestRunner {
                     scheduled_at.format("%Y%m%dT%H%M%SZ")
                 )
             };
+            if !digest.to.is_empty() {
+                match self.compose(digest, report, &what, now) {
+                    Ok(m) => messages.push(m),
+                    Err(e) => {
+                        warn!(digest = %digest.name, error = %e, "cannot compose the digest e-mail; will try again");
+                        return Ok(None);
+                    }
+                }
+            }
             let summary = notify::digest::summary_lines(report);
             let subject = notify::digest::subject(report);
             for name in &digest.channels {
@@ -1079,23 +1080,12 @@ impl DigestRunner {
         &self,
         digest: &DigestConfig,
         report: &DigestReport,
-        scheduled_at: DateTime<Utc>,
-        manual: bool,
+        what: &str,
         now: DateTime<Utc>,
     ) -> Result<NewMessage, notify::NotifyError> {
         let from = &self.config.email.from;
         let rendered = notify::digest::render(report);
-        // Stable for a scheduled run (its time), unique for a manual one.
-        let what = if manual {
-            format!("digest-{}-manual", slug(&digest.name))
-        } else {
-            format!(
-                "digest-{}-{}",
-                slug(&digest.name),
-                scheduled_at.format("%Y%m%dT%H%M%SZ")
-            )
-        };
-        let mid = message_id(&what, now, from);
+        let mid = message_id(what, now, from);
         let bytes = notify::compose(
             from,
             &digest.to,

@@ -348,7 +348,13 @@ pub fn message(
     crate::store::NewMessage {
         kind,
         brand: (!brand.is_empty()).then(|| brand.to_string()),
-        message_id: format!("msg_{what}-{slug}-{}", now.timestamp_millis()),
+        // Two names may give one slug ("Ops Team", "ops-team"): the hash of the exact name keeps
+        // their ids apart (an id is unique in the outbox).
+        message_id: format!(
+            "msg_{what}-{slug}-{:08x}-{}",
+            super::name_hash(&channel.name),
+            now.timestamp_millis()
+        ),
         sender: String::new(),
         recipients: Vec::new(),
         subject: notice.title.clone(),
@@ -757,6 +763,42 @@ fn error_kind(e: &reqwest::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_whose_names_share_a_slug_get_distinct_message_ids() {
+        let channel = |name: &str| ChannelConfig {
+            name: name.into(),
+            kind: ChannelKind::Webhook,
+            url: secrecy::SecretString::from("https://x.example/hook".to_string()),
+            topic: None,
+            secrets: Vec::new(),
+            language: None,
+            critical_only: false,
+        };
+        let notice = digest("d", "s", &[], Utc::now(), Utc::now());
+        let now = Utc::now();
+        let a = message(
+            &channel("Ops Team"),
+            "digest",
+            "",
+            "digest-d",
+            &notice,
+            Lang::En,
+            now,
+            now,
+        );
+        let b = message(
+            &channel("ops-team"),
+            "digest",
+            "",
+            "digest-d",
+            &notice,
+            Lang::En,
+            now,
+            now,
+        );
+        assert_ne!(a.message_id, b.message_id);
+    }
 
     #[test]
     fn signatures_match_the_standard_webhooks_test_vector() {

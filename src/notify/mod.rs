@@ -32,6 +32,14 @@ pub enum NotifyError {
     Transport(String),
 }
 
+/// A short stable hash of a name (FNV-1a, 32 bits): keeps apart ids built from names whose
+/// slugs collide ("Ops Team" and "ops-team").
+pub fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// A Message-ID for an e-mail about `what` (e.g. `alert-12`), on the sender's domain.
 pub fn message_id(what: &str, created: DateTime<Utc>, from: &str) -> String {
     let domain = from
